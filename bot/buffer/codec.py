@@ -1,0 +1,46 @@
+"""How counter and record keys are written as Redis hash fields, and read back."""
+
+from __future__ import annotations
+
+import orjson
+
+from bot.series import RECORD_KINDS, SERIES, CounterKey, RecordKey, RecordValue
+
+SEP = "\x1f"  # ASCII unit separator: cannot occur in ids; replaced if it occurs in text
+
+
+def _part(p: int | str) -> str:
+    return str(p) if isinstance(p, int) else p.replace(SEP, "\ufffd")
+
+
+def encode_key(key: CounterKey | RecordKey) -> tuple[int, str]:
+    """(guild_id, hash field) for a key: the guild picks the Redis key, the rest the field."""
+    code = key[0]
+    guild = key[1]
+    if not isinstance(guild, int) or not isinstance(code, str):
+        raise TypeError(f"malformed key {key!r}")
+    return guild, SEP.join([code, *(_part(p) for p in key[2:])])
+
+
+def decode_counter(guild_id: int, field: str) -> CounterKey:
+    """The counter key behind a hash field."""
+    parts = field.split(SEP)
+    series = SERIES[parts[0]]
+    dims = tuple(t(v) for t, v in zip(series.dim_types, parts[2:-1], strict=True))
+    return (series.code, guild_id, int(parts[1]), *dims, parts[-1])
+
+
+def decode_record(guild_id: int, field: str) -> RecordKey:
+    """The record key behind a hash field."""
+    parts = field.split(SEP)
+    kind = RECORD_KINDS[parts[0]]
+    ident = tuple(t(v) for t, v in zip(kind.identity_types, parts[1:], strict=True))
+    return (kind.code, guild_id, *ident)
+
+
+def encode_value(value: RecordValue) -> bytes:
+    return orjson.dumps(value)
+
+
+def decode_value(raw: bytes | str) -> RecordValue:
+    return tuple(orjson.loads(raw))

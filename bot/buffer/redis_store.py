@@ -1,0 +1,208 @@
+"""The Redis store: live hashes per guild, frozen into batches by an atomic RENAME.
+
+Every multi-key step runs as one Lua script, so it is atomic: a push is applied
+whole or not at all (and at most once per push id), a freeze moves every live
+hash into the batch at once. The scripts build key names with the layout of
+``bot.buffer.keys``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.buffer.codec import decode_counter, decode_record, decode_value, encode_key, encode_value
+from bot.buffer.counters import Snapshot
+from bot.buffer.keys import RedisKeys
+from bot.buffer.store import Batch, StoreUnavailable
+from bot.series import USER_POSITION
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Entries per script call: keeps each call short so Redis never stalls for long.
+PUSH_CHUNK = 20_000
+# How long a push id is remembered (a retry comes within seconds or minutes).
+PUSH_MARKER_TTL_S = 7 * 86400
+
+_PUSH = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+local p = ARGV[1]
+local nc = tonumber(ARGV[3])
+local seen = {}
+local i = 4
+local n = 0
+while i <= #ARGV do
+  local g = ARGV[i]
+  if n < nc then
+    redis.call('HINCRBY', p .. 'live:c:' .. g, ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('HSET', p .. 'live:r:' .. g, ARGV[i + 1], ARGV[i + 2])
+  end
+  if not seen[g] then
+    seen[g] = true
+    redis.call('SADD', KEYS[2], g)
+  end
+  n = n + 1
+  i = i + 3
+end
+return 1
+"""
+
+_FREEZE = """
+local p = ARGV[1]
+local id = ARGV[2]
+local guilds = redis.call('SMEMBERS', KEYS[1])
+if #guilds == 0 then return 0 end
+for _, g in ipairs(guilds) do
+  for _, kind in ipairs({'c', 'r'}) do
+    local live = p .. 'live:' .. kind .. ':' .. g
+    if redis.call('EXISTS', live) == 1 then
+      redis.call('RENAME', live, p .. 'batch:' .. id .. ':' .. kind .. ':' .. g)
+    end
+  end
+end
+redis.call('RENAME', KEYS[1], p .. 'batch:' .. id .. ':guilds')
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), id)
+return 1
+"""
+
+# ARGV: prefix, guild, user, then pairs (code, position of the user in the field, 1-based).
+_DISCARD = """
+local function split(s)
+  local parts, start = {}, 1
+  while true do
+    local i = string.find(s, '\\31', start, true)
+    if not i then
+      table.insert(parts, string.sub(s, start))
+      return parts
+    end
+    table.insert(parts, string.sub(s, start, i - 1))
+    start = i + 1
+  end
+end
+local p, g, user = ARGV[1], ARGV[2], ARGV[3]
+local pos = {}
+for i = 4, #ARGV, 2 do pos[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local hashes = {p .. 'live:c:' .. g, p .. 'live:r:' .. g}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  table.insert(hashes, p .. 'batch:' .. id .. ':c:' .. g)
+  table.insert(hashes, p .. 'batch:' .. id .. ':r:' .. g)
+end
+local n = 0
+for _, h in ipairs(hashes) do
+  for _, f in ipairs(redis.call('HKEYS', h)) do
+    local parts = split(f)
+    local at = pos[parts[1]]
+    if at and parts[at] == user then
+      n = n + redis.call('HDEL', h, f)
+    end
+  end
+end
+return n
+"""
+
+
+class RedisStore:
+    """Buffer store on a Redis server shared by every shard process."""
+
+    def __init__(self, client: aioredis.Redis, keys: RedisKeys | None = None) -> None:
+        self._r = client
+        self.keys = keys or RedisKeys()
+        self._push = client.register_script(_PUSH)
+        self._freeze = client.register_script(_FREEZE)
+        self._discard = client.register_script(_DISCARD)
+
+    @classmethod
+    def from_url(cls, url: str, keys: RedisKeys | None = None) -> RedisStore:
+        client = aioredis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+        )
+        return cls(client, keys)
+
+    async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await fn()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"redis {what}: {exc}") from exc
+
+    async def push(self, snap: Snapshot) -> None:
+        entries: list[tuple[int, str, Any]] = []
+        for key, n in snap.counters.items():
+            g, f = encode_key(key)
+            entries.append((g, f, n))
+        n_counters = len(entries)
+        for rkey, value in snap.records.items():
+            g, f = encode_key(rkey)
+            entries.append((g, f, encode_value(value)))
+        for chunk_no, start in enumerate(range(0, len(entries), PUSH_CHUNK)):
+            chunk = entries[start : start + PUSH_CHUNK]
+            nc = max(0, min(len(chunk), n_counters - start))
+            args: list[Any] = [self.keys.prefix, PUSH_MARKER_TTL_S, nc]
+            for e in chunk:
+                args.extend(e)
+            marker = self.keys.push_marker(f"{snap.push_id}:{chunk_no}")
+            await self._call(
+                "push", lambda a=args, m=marker: self._push(keys=[m, self.keys.live_guilds], args=a)
+            )
+
+    async def freeze(self) -> str | None:
+        batch_id = uuid.uuid4().hex
+        k = self.keys
+        done = await self._call(
+            "freeze",
+            lambda: self._freeze(keys=[k.live_guilds, k.pending, k.batch_seq], args=[k.prefix, batch_id]),
+        )
+        return batch_id if done else None
+
+    async def pending(self) -> list[str]:
+        ids = await self._call("pending", lambda: self._r.zrange(self.keys.pending, 0, -1))
+        return [i.decode() for i in ids]
+
+    async def load(self, batch_id: str) -> Batch:
+        k = self.keys
+        guilds = await self._call("load", lambda: self._r.smembers(k.batch_guilds(batch_id)))
+        gids = sorted(int(g) for g in guilds)
+        async with self._r.pipeline(transaction=False) as pipe:
+            for g in gids:
+                pipe.hgetall(k.batch_counters(batch_id, g))
+                pipe.hgetall(k.batch_records(batch_id, g))
+            results = await self._call("load", pipe.execute)
+        batch = Batch(batch_id)
+        for i, g in enumerate(gids):
+            for f, v in results[2 * i].items():
+                batch.counters[decode_counter(g, f.decode())] = int(v)
+            for f, v in results[2 * i + 1].items():
+                batch.records[decode_record(g, f.decode())] = decode_value(v)
+        return batch
+
+    async def drop(self, batch_id: str) -> None:
+        k = self.keys
+        guilds = await self._call("drop", lambda: self._r.smembers(k.batch_guilds(batch_id)))
+        names = [k.batch_guilds(batch_id)]
+        for g in guilds:
+            names += [k.batch_counters(batch_id, g.decode()), k.batch_records(batch_id, g.decode())]
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.delete(*names)
+            pipe.zrem(k.pending, batch_id)
+            await self._call("drop", pipe.execute)
+
+    async def discard_member(self, guild_id: int, user_id: int) -> int:
+        args: list[Any] = [self.keys.prefix, guild_id, user_id]
+        for code, pos in USER_POSITION.items():
+            args += [code, pos]
+        n = await self._call("discard", lambda: self._discard(keys=[self.keys.pending], args=args))
+        return int(n)
+
+    async def ping(self) -> None:
+        await self._call("ping", self._r.ping)
+
+    async def close(self) -> None:
+        await self._r.aclose()
