@@ -170,7 +170,7 @@ flush_ledger = sa.Table(
     "flush_ledger",
     metadata,
     sa.Column("batch_id", sa.Text, primary_key=True, nullable=False),
-    sa.Column("applied_at", UTCDateTime, nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False, index=True),
     sa.Column("counters", sa.Integer, nullable=False),
     sa.Column("records", sa.Integer, nullable=False),
 )

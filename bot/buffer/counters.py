@@ -33,7 +33,7 @@ class Counters:
     in ``dropped`` (and logged), which the flusher avoids by spilling to the database.
     """
 
-    __slots__ = ("_counters", "_records", "max_keys", "dropped", "_warned")
+    __slots__ = ("_counters", "_records", "_warned", "dropped", "max_keys")
 
     def __init__(self, max_keys: int = 2_000_000) -> None:
         self._counters: dict[CounterKey, int] = {}

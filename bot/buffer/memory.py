@@ -63,4 +63,3 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
-

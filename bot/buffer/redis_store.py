@@ -122,9 +122,7 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, keys: RedisKeys | None = None) -> RedisStore:
-        client = aioredis.Redis.from_url(
-            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
-        )
+        client = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
         return cls(client, keys)
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -149,9 +147,7 @@ class RedisStore:
             for e in chunk:
                 args.extend(e)
             marker = self.keys.push_marker(f"{snap.push_id}:{chunk_no}")
-            await self._call(
-                "push", lambda a=args, m=marker: self._push(keys=[m, self.keys.live_guilds], args=a)
-            )
+            await self._call("push", lambda a=args, m=marker: self._push(keys=[m, self.keys.live_guilds], args=a))
 
     async def freeze(self) -> str | None:
         batch_id = uuid.uuid4().hex

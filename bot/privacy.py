@@ -1,0 +1,28 @@
+"""Who opted out, per guild: read on the event path, so held in memory."""
+
+from __future__ import annotations
+
+
+class OptOuts:
+    """The members who opted out (``hide`` or ``delete``) of recording in a guild."""
+
+    def __init__(self) -> None:
+        self._out: set[tuple[int, int]] = set()
+
+    def load(self, pairs: list[tuple[int, int]]) -> None:
+        """Replace the set with the stored opt-outs."""
+        self._out = set(pairs)
+
+    def add(self, guild_id: int, user_id: int) -> None:
+        self._out.add((guild_id, user_id))
+
+    def remove(self, guild_id: int, user_id: int) -> None:
+        self._out.discard((guild_id, user_id))
+
+    def excluded(self, guild_id: int, user_id: int) -> bool:
+        """True when this member must not be recorded in this guild."""
+        return (guild_id, user_id) in self._out
+
+    def in_guild(self, guild_id: int) -> set[int]:
+        """The opted-out members of one guild (to filter reports)."""
+        return {u for g, u in self._out if g == guild_id}
