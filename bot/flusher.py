@@ -86,7 +86,7 @@ class Flusher:
                 return self._backoff("database unreachable", exc)
             self.failures += 1
             log.exception("flush failed; the batch stays pending and is retried")
-            return min(MAX_BACKOFF_S, self.interval * 2**self.failures)
+            return float(min(MAX_BACKOFF_S, self.interval * 2**self.failures))
         if self.failures:
             log.warning("flush works again after %d failed attempts", self.failures)
         self.failures = 0
@@ -94,7 +94,7 @@ class Flusher:
 
     def _backoff(self, what: str, exc: BaseException) -> float:
         self.failures += 1
-        delay = min(MAX_BACKOFF_S, self.interval * 2 ** min(self.failures, 10))
+        delay = float(min(MAX_BACKOFF_S, self.interval * 2 ** min(self.failures, 10)))
         log.warning("%s (attempt %d), retrying in %.0f s: %s", what, self.failures, delay, exc)
         return delay
 

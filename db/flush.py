@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.buffer.codec import clean_text
 from bot.buffer.store import Batch
 from bot.series import (
     APPS,
@@ -70,7 +71,7 @@ def counter_rows(batch: Batch) -> list[TableRows]:
     field_pos = {code: {f: i for i, f in enumerate(s.fields)} for code, s in SERIES.items()}
     for key, n in batch.counters.items():
         code = str(key[0])
-        row_key = key[1:-1]
+        row_key = tuple(clean_text(p) if isinstance(p, str) else p for p in key[1:-1])
         vals = hourly[code].get(row_key)
         if vals is None:
             vals = hourly[code][row_key] = [0] * len(SERIES[code].fields)
@@ -195,12 +196,10 @@ class BatchWriter:
     async def _copy_upsert(self, conn: AsyncConnection, rows: TableRows) -> None:
         name = rows.table.name
         stage = f"stage_{name}"
-        created: set[str] = conn.info.setdefault("statsbot_stages", set())
-        if stage not in created:
-            await conn.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
-            created.add(stage)
+        # Not cached per connection: a rolled-back transaction takes a new temp table with it.
+        await conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
         await driver.copy_records_to_table(stage, records=rows.rows, columns=list(rows.columns))

@@ -9,8 +9,13 @@ from bot.series import RECORD_KINDS, SERIES, CounterKey, RecordKey, RecordValue
 SEP = "\x1f"  # ASCII unit separator: cannot occur in ids; replaced if it occurs in text
 
 
+def clean_text(p: str) -> str:
+    """Text as every store keeps it: the separator replaced (both backends store the same)."""
+    return p.replace(SEP, "\ufffd") if SEP in p else p
+
+
 def _part(p: int | str) -> str:
-    return str(p) if isinstance(p, int) else p.replace(SEP, "\ufffd")
+    return str(p) if isinstance(p, int) else clean_text(p)
 
 
 def encode_key(key: CounterKey | RecordKey) -> tuple[int, str]:

@@ -29,8 +29,9 @@ class Counters:
     """Pre-aggregates increments in the process until the pusher takes them.
 
     ``max_keys`` bounds memory while the store is unreachable: increments to keys
-    already held keep aggregating; a new key past the bound is dropped and counted
-    in ``dropped`` (and logged), which the flusher avoids by spilling to the database.
+    already held keep aggregating; a new key past the bound is dropped, counted in
+    ``dropped`` and logged. The pusher avoids ever getting there by writing the
+    counters straight to the database once they pass 80 % of the bound.
     """
 
     __slots__ = ("_counters", "_records", "_warned", "dropped", "max_keys")
@@ -79,9 +80,10 @@ class Counters:
         return len(self._counters) + len(self._records)
 
     @property
-    def full(self) -> bool:
-        """True once a bound is reached (the pusher then spills rather than drop)."""
-        return len(self._counters) >= self.max_keys or len(self._records) >= self.max_keys
+    def nearly_full(self) -> bool:
+        """True past 80 % of the bound: the pusher spills to the database before anything is dropped."""
+        mark = self.max_keys * 0.8
+        return len(self._counters) >= mark or len(self._records) >= mark
 
     def take(self) -> Snapshot | None:
         """Take everything held so far (atomically: no await between read and reset)."""

@@ -49,7 +49,7 @@ class Pusher:
             if not self._store_down:
                 log.warning("buffer store unreachable, keeping counters in the process: %s", exc)
                 self._store_down = True
-            if self.counters.full:
+            if self.counters.nearly_full:
                 await self.spill()
             return False
         if self._store_down:

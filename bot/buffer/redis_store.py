@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,8 +25,6 @@ from bot.buffer.store import Batch, StoreUnavailable
 from bot.series import USER_POSITION
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # Entries per script call: keeps each call short so Redis never stalls for long.
 PUSH_CHUNK = 20_000
@@ -125,7 +124,7 @@ class RedisStore:
         client = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
         return cls(client, keys)
 
-    async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, what: str, fn: Callable[[], Awaitable[Any]]) -> Any:
         try:
             return await fn()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
@@ -147,7 +146,7 @@ class RedisStore:
             for e in chunk:
                 args.extend(e)
             marker = self.keys.push_marker(f"{snap.push_id}:{chunk_no}")
-            await self._call("push", lambda a=args, m=marker: self._push(keys=[m, self.keys.live_guilds], args=a))
+            await self._call("push", partial(self._push, keys=[marker, self.keys.live_guilds], args=args))
 
     async def freeze(self) -> str | None:
         batch_id = uuid.uuid4().hex

@@ -1,0 +1,128 @@
+"""The Bot: owns every shared resource, opens them in ``setup_hook``, closes them in ``close``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import discord
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.buffer import BufferStore, Counters
+from bot.buffer.memory import MemoryStore
+from bot.buffer.pusher import Pusher
+from bot.buffer.redis_store import RedisStore
+from bot.buffer.store import StoreUnavailable
+from bot.clock import Clock, system_clock
+from bot.flusher import Flusher
+from bot.loops import TaskGroup
+from bot.privacy import OptOuts
+from bot.settings import Settings
+from db import repo
+from db.engine import create_engine
+from db.flush import BatchWriter
+
+log = logging.getLogger(__name__)
+
+# Tracking and command cogs, loaded in this order.
+EXTENSIONS: tuple[str, ...] = ()
+
+PUSH_INTERVAL_S = 1.0
+
+
+def intents() -> discord.Intents:
+    """Only what tracking needs: members (joins, leaves) and message content are privileged."""
+    i = discord.Intents.none()
+    i.guilds = True
+    i.members = True
+    i.voice_states = True
+    i.guild_messages = True
+    i.message_content = True
+    i.guild_reactions = True
+    i.invites = True
+    i.emojis_and_stickers = True
+    return i
+
+
+class StatsBot(commands.AutoShardedBot):
+    """The activity analytics bot.
+
+    Constructed without I/O (tests build one to feed cogs); ``setup_hook`` opens
+    the engine, the buffer store, the pusher and the flusher; ``close`` stops the
+    gateway, pushes and flushes once more, and closes them in reverse order.
+    """
+
+    engine: AsyncEngine
+    store: BufferStore
+    writer: BatchWriter
+    pusher: Pusher
+    flusher: Flusher
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions: Sequence[str] = EXTENSIONS,
+        clock: Clock = system_clock,
+        store: BufferStore | None = None,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            shard_count=settings.SHARD_COUNT,
+            shard_ids=settings.SHARD_IDS,  # type: ignore[arg-type]  # None means all, as discord.py does
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            max_messages=None,
+            chunk_guilds_at_startup=False,
+        )
+        self.settings = settings
+        self.clock = clock
+        self.counters = Counters()
+        self.optouts = OptOuts()
+        self.tasks = TaskGroup()
+        self._extensions = tuple(extensions)
+        self._given_store = store
+        self._opened: list[str] = []
+
+    async def setup_hook(self) -> None:
+        self.engine = create_engine(self.settings.DATABASE_URL)
+        self._opened.append("engine")
+        self.store = self._given_store or self._make_store()
+        self._opened.append("store")
+        try:
+            await self.store.ping()
+        except StoreUnavailable as exc:
+            log.warning("buffer store unreachable at start, counters stay in the process until it is back: %s", exc)
+        self.writer = BatchWriter(self.engine)
+        self.optouts.load(await repo.optouts(self.engine))
+        self.pusher = Pusher(self.counters, self.store, interval=PUSH_INTERVAL_S, spill=self.writer.apply)
+        self.flusher = Flusher(self.store, self.writer, interval=self.settings.FLUSH_INTERVAL_SECONDS)
+        self.tasks.spawn(self.pusher.run(), "pusher")
+        self.tasks.spawn(self.flusher.run(), "flusher")
+        self._opened.append("loops")
+        for ext in self._extensions:
+            await self.load_extension(ext)
+
+    def _make_store(self) -> BufferStore:
+        if self.settings.REDIS_URL:
+            return RedisStore.from_url(self.settings.REDIS_URL)
+        return MemoryStore()
+
+    async def close(self) -> None:
+        """Stop receiving events, push and flush what is held, then close in reverse order."""
+        await super().close()
+        if "loops" in self._opened:
+            self.pusher.stop()
+            self.flusher.stop()
+            await self.tasks.wait(grace_s=30)
+            await self.pusher.drain()
+            await self.flusher.final_flush()
+            self._opened.remove("loops")
+        if "store" in self._opened:
+            await self.store.close()
+            self._opened.remove("store")
+        if "engine" in self._opened:
+            await self.engine.dispose()
+            self._opened.remove("engine")

@@ -1,0 +1,93 @@
+"""Generating increments and reading the stored totals back, for exactly-once checks."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.series import DAY, HOUR, SERIES, CounterKey
+from db import tables as t
+
+BASE_HOUR = 1_763_823_600 - 1_763_823_600 % HOUR  # 2025-11-22T15:00Z
+
+
+def random_key(rng: random.Random) -> CounterKey:
+    """A counter key over a small space, so that keys repeat and sums matter."""
+    series = rng.choice(list(SERIES.values()))
+    guild = rng.choice((1, 2, 3))
+    hour = BASE_HOUR + HOUR * rng.randrange(0, 60)
+    dims: list[int | str] = []
+    for name, typ in zip(series.dims, series.dim_types, strict=True):
+        if typ is int:
+            dims.append(rng.randrange(1, 6) * 1_000_000_007 + (name == "user_id"))
+        else:
+            dims.append(rng.choice(["🎉", "<:blob:123>", "x\x1fy", "stats user"]))
+    return (series.code, guild, hour, *dims, rng.choice(series.fields))
+
+
+def random_increments(rng: random.Random, n: int) -> list[tuple[CounterKey, int]]:
+    return [(random_key(rng), rng.randrange(1, 5)) for _ in range(n)]
+
+
+def normalise(key: CounterKey) -> CounterKey:
+    """Text dimensions as the store writes them (the separator replaced)."""
+    return tuple(p.replace("\x1f", "\ufffd") if isinstance(p, str) else p for p in key)
+
+
+async def stored_counters(engine: AsyncEngine) -> Counter[CounterKey]:
+    """Every hourly counter in the database, as counter keys."""
+    out: Counter[CounterKey] = Counter()
+    async with engine.connect() as conn:
+        for code, series in SERIES.items():
+            table = t.HOURLY[code]
+            for row in await conn.execute(sa.select(table)):
+                m: dict[str, Any] = dict(row._mapping)
+                hour = int(m["hour"].timestamp())
+                dims = tuple(m[d] for d in series.dims)
+                for f in series.fields:
+                    if m[f]:
+                        out[(code, m["guild_id"], hour, *dims, f)] += m[f]
+    return out
+
+
+async def rollups_consistent(engine: AsyncEngine) -> None:
+    """Assert the daily and per-member rollups equal sums of the hourly rows."""
+    hourly = await stored_counters(engine)
+    daily_expect: Counter[CounterKey] = Counter()
+    for (code, g, hour, *rest), n in hourly.items():
+        daily_expect[(code, g, hour - hour % DAY, *rest)] += n
+    daily: Counter[CounterKey] = Counter()
+    async with engine.connect() as conn:
+        for code, series in SERIES.items():
+            for row in await conn.execute(sa.select(t.DAILY[code])):
+                m = dict(row._mapping)
+                dims = tuple(m[d] for d in series.dims)
+                for f in series.fields:
+                    if m[f]:
+                        daily[(code, m["guild_id"], int(m["day"].timestamp()), *dims, f)] += m[f]
+        member: Counter[tuple[int, int, int, str]] = Counter()
+        for row in await conn.execute(sa.select(t.member_daily)):
+            m = dict(row._mapping)
+            for f in t.MEMBER_DAILY_FIELDS:
+                if m[f]:
+                    member[(m["guild_id"], int(m["day"].timestamp()), m["user_id"], f)] += m[f]
+    assert daily == daily_expect
+    member_expect: Counter[tuple[int, int, int, str]] = Counter()
+    to_member = {
+        ("msg", "messages"): "messages",
+        ("msg", "characters"): "characters",
+        ("emoji", "count"): "emojis",
+        ("app", "count"): "commands",
+        ("voice", "active_s"): "active_s",
+    }
+    for (code, g, day, _ch, user, *rest), n in daily_expect.items():
+        f = str(rest[-1])
+        if (code, f) in to_member:
+            member_expect[(g, day, user, to_member[(code, f)])] += n
+        if code == "voice" and f in ("active_s", "muted_s", "deafened_s", "alone_s"):
+            member_expect[(g, day, user, "voice_s")] += n
+    assert member == member_expect
