@@ -2,10 +2,11 @@
 
 One transaction per batch: insert the batch id into ``flush_ledger`` (a batch
 already there is skipped: it was committed before a crash and is being
-replayed), then upsert the hourly rows, the daily rollups and the per-member
-daily rollup in bulk, then the records. On PostgreSQL each counter table is
-loaded by ``COPY`` into a temporary staging table and merged with one
-``INSERT … SELECT … ON CONFLICT``; on SQLite one ``executemany`` upsert per table.
+replayed), then the counters, then the records. Each series' hourly rows are
+loaded into a temporary staging table (``COPY`` on PostgreSQL, one
+``executemany`` on SQLite); set-based ``INSERT … SELECT … ON CONFLICT`` statements
+then merge the stage into the hourly table, its daily rollup and the per-member
+daily rollup, so the rollups are always exactly the sums of the hourly rows.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.buffer.codec import clean_text
 from bot.buffer.store import Batch
 from bot.series import (
     APPS,
-    DAY,
     EMOJIS,
     MEMBER_LEAVE,
     MESSAGES,
@@ -35,6 +34,7 @@ from bot.series import (
     VOICE_BUCKETS,
     VOICE_SESSION,
     RecordKind,
+    Series,
 )
 from db import tables as t
 from db.types import UTCDateTime, utc
@@ -50,88 +50,46 @@ def _no_fault(_step: str) -> None:
 
 
 class TableRows:
-    """Rows for one counter table: key columns, summed value columns, the rows."""
+    """The hourly rows of one series in a batch."""
 
-    __slots__ = ("keys", "rows", "table", "values")
+    __slots__ = ("keys", "rows", "series", "table", "values")
 
-    def __init__(self, table: sa.Table, keys: Sequence[str], values: Sequence[str]) -> None:
-        self.table = table
-        self.keys = tuple(keys)
-        self.values = tuple(values)
-        self.rows: list[Row] = []
+    def __init__(self, series: Series, rows: list[Row]) -> None:
+        self.series = series
+        self.table = t.HOURLY[series.code]
+        self.keys = ("guild_id", "hour", *series.dims)
+        self.values = series.fields
+        self.rows = rows
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.keys + self.values
+        return (*self.keys, *self.values)
 
 
-def counter_rows(batch: Batch) -> list[TableRows]:
-    """Group a batch's counters into rows of every table they feed (hourly, daily, member)."""
-    hourly: dict[str, dict[tuple[Any, ...], list[int]]] = {code: {} for code in SERIES}
-    field_pos = {code: {f: i for i, f in enumerate(s.fields)} for code, s in SERIES.items()}
-    for key, n in batch.counters.items():
-        code = str(key[0])
-        row_key = tuple(clean_text(p) if isinstance(p, str) else p for p in key[1:-1])
-        vals = hourly[code].get(row_key)
-        if vals is None:
-            vals = hourly[code][row_key] = [0] * len(SERIES[code].fields)
-        vals[field_pos[code][str(key[-1])]] += n
-
-    out: list[TableRows] = []
-    member: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0] * len(t.MEMBER_DAILY_FIELDS))
+def hourly_rows(batch: Batch) -> list[TableRows]:
+    """The batch's counters as hourly rows, per series present (hours as aware datetimes)."""
     stamps: dict[int, datetime] = {}
-
-    def stamp(epoch: int) -> datetime:
-        d = stamps.get(epoch)
-        if d is None:
-            d = stamps[epoch] = utc(epoch)
-        return d
-
-    for code, rows in hourly.items():
+    out = []
+    for code, rows in batch.grouped().items():
         if not rows:
             continue
-        series = SERIES[code]
-        h = TableRows(t.HOURLY[code], ("guild_id", "hour", *series.dims), series.fields)
-        daily: dict[tuple[Any, ...], list[int]] = {}
-        user_at = series.dims.index("user_id") + 2
+        table_rows: list[Row] = []
         for (guild, hour, *dims), vals in rows.items():
-            h.rows.append((guild, stamp(hour), *dims, *vals))
-            day = hour - hour % DAY
-            dkey = (guild, day, *dims)
-            acc = daily.get(dkey)
-            if acc is None:
-                daily[dkey] = list(vals)
-            else:
-                for i, v in enumerate(vals):
-                    acc[i] += v
-            _add_member(member[(guild, day, dims[user_at - 2])], code, vals)
-        d = TableRows(t.DAILY[code], ("guild_id", "day", *series.dims), series.fields)
-        d.rows = [(g, stamp(day), *dims, *vals) for (g, day, *dims), vals in daily.items()]
-        out += [h, d]
-    if member:
-        m = TableRows(t.member_daily, ("guild_id", "day", "user_id"), t.MEMBER_DAILY_FIELDS)
-        m.rows = [(g, stamp(day), u, *vals) for (g, day, u), vals in member.items()]
-        out.append(m)
+            stamp = stamps.get(int(hour))
+            if stamp is None:
+                stamp = stamps[int(hour)] = utc(int(hour))
+            table_rows.append((guild, stamp, *dims, *vals))
+        out.append(TableRows(SERIES[code], table_rows))
     return out
 
 
-_VOICE_TOTAL = [VOICE.fields.index(b) for b in VOICE_BUCKETS]
-_VOICE_ACTIVE = VOICE.fields.index("active_s")
-_MD = {f: i for i, f in enumerate(t.MEMBER_DAILY_FIELDS)}
-
-
-def _add_member(acc: list[int], code: str, vals: list[int]) -> None:
-    """Fold one hourly row of a series into the member's daily totals."""
-    if code == MESSAGES.code:
-        acc[_MD["messages"]] += vals[0]
-        acc[_MD["characters"]] += vals[1]
-    elif code == VOICE.code:
-        acc[_MD["voice_s"]] += sum(vals[i] for i in _VOICE_TOTAL)
-        acc[_MD["active_s"]] += vals[_VOICE_ACTIVE]
-    elif code == EMOJIS.code:
-        acc[_MD["emojis"]] += vals[0]
-    elif code == APPS.code:
-        acc[_MD["commands"]] += vals[0]
+# How each series feeds the per-member daily rollup: member_daily column -> SQL over the hourly row.
+MEMBER_SOURCES: dict[str, dict[str, str]] = {
+    MESSAGES.code: {"messages": "messages", "characters": "characters"},
+    VOICE.code: {"voice_s": " + ".join(VOICE_BUCKETS), "active_s": "active_s"},
+    EMOJIS.code: {"emojis": "count"},
+    APPS.code: {"commands": "count"},
+}
 
 
 def record_rows(batch: Batch) -> dict[str, list[dict[str, Any]]]:
@@ -166,6 +124,12 @@ class BatchWriter:
         self.engine = engine
         self._pg = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._pg else sqlite.insert
+        # The UTC day of an hourly row, in each dialect (SQLite keeps times as naive UTC text).
+        self._day = (
+            "(date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+            if self._pg
+            else "(substr(hour, 1, 10) || ' 00:00:00.000000')"
+        )
 
     async def apply(self, batch: Batch, fault: FaultHook = _no_fault) -> bool:
         """Write ``batch``; False when the ledger shows it was written before."""
@@ -184,41 +148,69 @@ class BatchWriter:
             if (await conn.execute(stmt)).first() is None:
                 log.info("batch %s was already written; skipping the replay", batch.batch_id)
                 return False
-            for rows in counter_rows(batch):
-                if self._pg:
-                    await self._copy_upsert(conn, rows)
-                else:
-                    await self._executemany_upsert(conn, rows)
+            await self._write_counters(conn, hourly_rows(batch))
             await self._write_records(conn, record_rows(batch))
             fault("in_transaction")
         return True
 
-    async def _copy_upsert(self, conn: AsyncConnection, rows: TableRows) -> None:
-        name = rows.table.name
-        stage = f"stage_{name}"
-        # Not cached per connection: a rolled-back transaction takes a new temp table with it.
+    async def _write_counters(self, conn: AsyncConnection, tables: list[TableRows]) -> None:
+        """Stage each series' hourly rows, then merge them into the hourly, daily and member tables."""
+        if not tables:
+            return
+        day = self._day
+        member_parts = []
+        for rows in tables:
+            stage = f"stage_{rows.table.name}"
+            dims = rows.series.dims
+            await self._stage(conn, rows)
+            await conn.exec_driver_sql(self._merge_sql(rows.table.name, rows.keys, rows.values, stage))
+            sums = ", ".join(f"sum({v})" for v in rows.values)
+            group = ", ".join(("guild_id", day, *dims))
+            daily = f"(SELECT {group}, {sums} FROM {stage} WHERE true GROUP BY {group})"
+            await conn.exec_driver_sql(
+                self._merge_sql(rows.series.daily_table, ("guild_id", "day", *dims), rows.values, daily)
+            )
+            feeds = MEMBER_SOURCES[rows.series.code]
+            exprs = ", ".join(f"{feeds.get(f, '0')} AS {f}" for f in t.MEMBER_DAILY_FIELDS)
+            member_parts.append(f"SELECT guild_id, {day} AS day, user_id, {exprs} FROM {stage}")
+        sums = ", ".join(f"sum({f})" for f in t.MEMBER_DAILY_FIELDS)
+        union = " UNION ALL ".join(member_parts)
+        member = f"(SELECT guild_id, day, user_id, {sums} FROM ({union}) u WHERE true GROUP BY guild_id, day, user_id)"
         await conn.exec_driver_sql(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.copy_records_to_table(stage, records=rows.rows, columns=list(rows.columns))
-        cols = ", ".join(rows.columns)
-        updates = ", ".join(f"{v} = {name}.{v} + EXCLUDED.{v}" for v in rows.values)
-        await conn.exec_driver_sql(
-            f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} "
-            f"ON CONFLICT ({', '.join(rows.keys)}) DO UPDATE SET {updates}"
+            self._merge_sql("member_daily", ("guild_id", "day", "user_id"), t.MEMBER_DAILY_FIELDS, member)
         )
 
-    async def _executemany_upsert(self, conn: AsyncConnection, rows: TableRows) -> None:
-        table = rows.table
-        stmt = sqlite.insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(rows.keys),
-            set_={v: table.c[v] + stmt.excluded[v] for v in rows.values},
+    @staticmethod
+    def _merge_sql(table: str, keys: Sequence[str], values: Sequence[str], source: str) -> str:
+        """Add ``source``'s rows into ``table``: insert new keys, sum values into existing ones."""
+        cols = ", ".join((*keys, *values))
+        if not source.startswith("("):
+            source = f"(SELECT {cols} FROM {source} WHERE true)"
+        updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v in values)
+        # In key order: index pages are then touched once each, not at random.
+        order = ", ".join(f"{i + 1}" for i in range(len(keys)))
+        return (
+            f"INSERT INTO {table} ({cols}) SELECT * FROM {source} s WHERE true ORDER BY {order} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )
-        cols = rows.columns
-        await conn.execute(stmt, [dict(zip(cols, r, strict=True)) for r in rows.rows])
+
+    async def _stage(self, conn: AsyncConnection, rows: TableRows) -> None:
+        """Load rows into a temporary table named ``stage_<table>``, emptied first."""
+        name = rows.table.name
+        stage = f"stage_{name}"
+        if self._pg:
+            # Not cached per connection: a rolled-back transaction takes a new temp table with it.
+            await conn.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.copy_records_to_table(stage, records=rows.rows, columns=list(rows.columns))
+            return
+        await conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT * FROM {name} WHERE 0")
+        await conn.exec_driver_sql(f"DELETE FROM {stage}")
+        stage_table = sa.Table(stage, sa.MetaData(), *(sa.Column(c.name, c.type) for c in rows.table.columns))
+        await conn.execute(sa.insert(stage_table), [dict(zip(rows.columns, r, strict=True)) for r in rows.rows])
 
     async def _write_records(self, conn: AsyncConnection, by_kind: dict[str, list[dict[str, Any]]]) -> None:
         # Joins before leaves: a leave closes the join rows written before it.

@@ -6,6 +6,9 @@ import orjson
 
 from bot.series import RECORD_KINDS, SERIES, CounterKey, RecordKey, RecordValue
 
+# Counters grouped into rows: series code -> (guild_id, hour, *dims) -> values in field order.
+Rows = dict[str, dict[tuple[int | str, ...], list[int]]]
+
 SEP = "\x1f"  # ASCII unit separator: cannot occur in ids; replaced if it occurs in text
 
 
@@ -25,6 +28,34 @@ def encode_key(key: CounterKey | RecordKey) -> tuple[int, str]:
     if not isinstance(guild, int) or not isinstance(code, str):
         raise TypeError(f"malformed key {key!r}")
     return guild, SEP.join([code, *(_part(p) for p in key[2:])])
+
+
+def encode_row(code: str, row_key: tuple[int | str, ...]) -> tuple[int, str]:
+    """(guild_id, field prefix) of a counter row; a field is the prefix, SEP and the field name."""
+    guild = row_key[0]
+    if not isinstance(guild, int):
+        raise TypeError(f"malformed row key {row_key!r}")
+    return guild, SEP.join([code, *(_part(p) for p in row_key[1:])])
+
+
+def decode_rows(guild_ids: list[int], hashes: list[dict[bytes, bytes]]) -> Rows:
+    """Counter rows from the per-guild hashes of a batch (each row prefix parsed once)."""
+    rows: Rows = {code: {} for code in SERIES}
+    index = {code: {f.encode(): i for i, f in enumerate(s.fields)} for code, s in SERIES.items()}
+    sep = SEP.encode()
+    for guild, hash_ in zip(guild_ids, hashes, strict=True):
+        cache: dict[bytes, tuple[list[int], dict[bytes, int]]] = {}
+        for field, value in hash_.items():
+            prefix, _, name = field.rpartition(sep)
+            hit = cache.get(prefix)
+            if hit is None:
+                parts = prefix.decode().split(SEP)
+                series = SERIES[parts[0]]
+                dims = tuple(t(v) for t, v in zip(series.dim_types, parts[2:], strict=True))
+                vals = rows[series.code].setdefault((guild, int(parts[1]), *dims), [0] * len(series.fields))
+                hit = cache[prefix] = (vals, index[series.code])
+            hit[0][hit[1][name]] += int(value)
+    return rows
 
 
 def decode_counter(guild_id: int, field: str) -> CounterKey:

@@ -18,11 +18,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.buffer.codec import decode_counter, decode_record, decode_value, encode_key, encode_value
+from bot.buffer.codec import decode_record, decode_rows, decode_value, encode_key, encode_row, encode_value
 from bot.buffer.counters import Snapshot
 from bot.buffer.keys import RedisKeys
-from bot.buffer.store import Batch, StoreUnavailable
-from bot.series import USER_POSITION
+from bot.buffer.store import Batch, StoreUnavailable, group_counters
+from bot.series import SERIES, USER_POSITION
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +31,35 @@ PUSH_CHUNK = 20_000
 # How long a push id is remembered (a retry comes within seconds or minutes).
 PUSH_MARKER_TTL_S = 7 * 86400
 
+# ARGV: prefix, marker ttl, number of counter rows, then per row: guild, row field
+# prefix, number of fields, (field name, increment) pairs; then per record: guild,
+# field, value. A push id applies once: the marker key is set in the same script.
 _PUSH = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
 local p = ARGV[1]
-local nc = tonumber(ARGV[3])
+local rows = tonumber(ARGV[3])
 local seen = {}
 local i = 4
-local n = 0
-while i <= #ARGV do
-  local g = ARGV[i]
-  if n < nc then
-    redis.call('HINCRBY', p .. 'live:c:' .. g, ARGV[i + 1], ARGV[i + 2])
-  else
-    redis.call('HSET', p .. 'live:r:' .. g, ARGV[i + 1], ARGV[i + 2])
+for _ = 1, rows do
+  local g, prefix, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local h = p .. 'live:c:' .. g
+  i = i + 3
+  for _ = 1, n do
+    redis.call('HINCRBY', h, prefix .. '\\31' .. ARGV[i], ARGV[i + 1])
+    i = i + 2
   end
   if not seen[g] then
     seen[g] = true
     redis.call('SADD', KEYS[2], g)
   end
-  n = n + 1
+end
+while i <= #ARGV do
+  local g = ARGV[i]
+  redis.call('HSET', p .. 'live:r:' .. g, ARGV[i + 1], ARGV[i + 2])
+  if not seen[g] then
+    seen[g] = true
+    redis.call('SADD', KEYS[2], g)
+  end
   i = i + 3
 end
 return 1
@@ -131,22 +141,31 @@ class RedisStore:
             raise StoreUnavailable(f"redis {what}: {exc}") from exc
 
     async def push(self, snap: Snapshot) -> None:
-        entries: list[tuple[int, str, Any]] = []
-        for key, n in snap.counters.items():
-            g, f = encode_key(key)
-            entries.append((g, f, n))
-        n_counters = len(entries)
+        # Chunks of (counter rows in it, arguments); records ride in the last chunk.
+        chunks: list[tuple[int, list[Any]]] = [(0, [])]
+        size = 0
+        for code, rows in group_counters(snap.counters).items():
+            fields = SERIES[code].fields
+            for row_key, vals in rows.items():
+                if size >= PUSH_CHUNK:
+                    chunks.append((0, []))
+                    size = 0
+                n_rows, args = chunks[-1]
+                guild, prefix = encode_row(code, row_key)
+                present = [(f, v) for f, v in zip(fields, vals, strict=True) if v]
+                args += [guild, prefix, len(present)]
+                for pair in present:
+                    args += pair
+                chunks[-1] = (n_rows + 1, args)
+                size += len(present)
+        records = chunks[-1][1]
         for rkey, value in snap.records.items():
             g, f = encode_key(rkey)
-            entries.append((g, f, encode_value(value)))
-        for chunk_no, start in enumerate(range(0, len(entries), PUSH_CHUNK)):
-            chunk = entries[start : start + PUSH_CHUNK]
-            nc = max(0, min(len(chunk), n_counters - start))
-            args: list[Any] = [self.keys.prefix, PUSH_MARKER_TTL_S, nc]
-            for e in chunk:
-                args.extend(e)
+            records += [g, f, encode_value(value)]
+        for chunk_no, (n_rows, args) in enumerate(chunks):
             marker = self.keys.push_marker(f"{snap.push_id}:{chunk_no}")
-            await self._call("push", partial(self._push, keys=[marker, self.keys.live_guilds], args=args))
+            argv = [self.keys.prefix, PUSH_MARKER_TTL_S, n_rows, *args]
+            await self._call("push", partial(self._push, keys=[marker, self.keys.live_guilds], args=argv))
 
     async def freeze(self) -> str | None:
         batch_id = uuid.uuid4().hex
@@ -170,11 +189,9 @@ class RedisStore:
                 pipe.hgetall(k.batch_counters(batch_id, g))
                 pipe.hgetall(k.batch_records(batch_id, g))
             results = await self._call("load", pipe.execute)
-        batch = Batch(batch_id)
-        for i, g in enumerate(gids):
-            for f, v in results[2 * i].items():
-                batch.counters[decode_counter(g, f.decode())] = int(v)
-            for f, v in results[2 * i + 1].items():
+        batch = Batch(batch_id, rows=decode_rows(gids, results[0::2]))
+        for g, hash_ in zip(gids, results[1::2], strict=True):
+            for f, v in hash_.items():
                 batch.records[decode_record(g, f.decode())] = decode_value(v)
         return batch
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.buffer.codec import Rows, clean_text
 from bot.buffer.counters import Snapshot
-from bot.series import CounterKey, RecordKey, RecordValue
+from bot.series import SERIES, CounterKey, RecordKey, RecordValue
 
 
 class StoreUnavailable(Exception):
@@ -22,14 +23,46 @@ class StoreUnavailable(Exception):
 
 @dataclass(slots=True)
 class Batch:
-    """A frozen set of counters and records, written to the database exactly once."""
+    """A frozen set of counters and records, written to the database exactly once.
+
+    A store gives the counters either as single keys (``counters``) or already
+    grouped into rows (``rows``, cheaper for large batches); ``grouped()`` gives rows.
+    """
 
     batch_id: str
     counters: dict[CounterKey, int] = field(default_factory=dict)
     records: dict[RecordKey, RecordValue] = field(default_factory=dict)
+    rows: Rows | None = None
+
+    def grouped(self) -> Rows:
+        """The counters as rows, one value per field of the series."""
+        if self.rows is None:
+            self.rows = group_counters(self.counters)
+        return self.rows
 
     def __len__(self) -> int:
-        return len(self.counters) + len(self.records)
+        n = len(self.counters) if self.rows is None else sum(len(r) for r in self.rows.values())
+        return n + len(self.records)
+
+
+TEXT_SERIES = frozenset(code for code, s in SERIES.items() if str in s.dim_types)
+FIELD_INDEX: dict[str, dict[str, int]] = {code: {f: i for i, f in enumerate(s.fields)} for code, s in SERIES.items()}
+
+
+def group_counters(counters: dict[CounterKey, int]) -> Rows:
+    """Group single counters into rows: key without its field -> values in field order."""
+    rows: Rows = {code: {} for code in SERIES}
+    for key, n in counters.items():
+        code = str(key[0])
+        series_rows = rows[code]
+        row_key = key[1:-1]
+        if code in TEXT_SERIES:
+            row_key = tuple(clean_text(p) if isinstance(p, str) else p for p in row_key)
+        vals = series_rows.get(row_key)
+        if vals is None:
+            vals = series_rows[row_key] = [0] * len(FIELD_INDEX[code])
+        vals[FIELD_INDEX[code][str(key[-1])]] += n
+    return rows
 
 
 class BufferStore(Protocol):

@@ -1,0 +1,151 @@
+"""Flush throughput into TimescaleDB through the real flusher, against a raw COPY of the same rows.
+
+Prints counter rows per second flushed (freeze in Redis, load, one transaction with
+ledger + hourly upsert + daily and member rollups, drop) and, in the same run, the
+rate of a plain ``COPY`` of the same hourly rows into the same table. Targets:
+>= 100,000 rows/s and >= 0.25 of raw COPY. Also prints increments per second
+accepted on the event path (target: >= 1,000,000/s in process), next to a bare
+dict increment as baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+
+from _common import emit, recreate_database, service_urls
+
+from bot.buffer import Counters
+from bot.buffer.keys import RedisKeys
+from bot.buffer.pusher import Pusher
+from bot.buffer.redis_store import RedisStore
+from bot.flusher import Flusher
+from bot.series import HOUR, MESSAGES
+from db.engine import create_engine
+from db.flush import BatchWriter
+from db.migrate import upgrade
+
+ROWS = 200_000
+ROUNDS = 3
+INCREMENTS = 2_000_000
+
+
+def make_rows(n: int, seed: int) -> list[tuple[int, int, int, int, tuple[int, int, int, int]]]:
+    """``n`` distinct message rows: (guild, hour, channel, user, values) over a week of a big guild."""
+    rng = random.Random(seed)
+    base = 1_763_798_400
+    seen: set[tuple[int, int, int, int]] = set()
+    out = []
+    while len(out) < n:
+        key = (
+            rng.randrange(1, 4),
+            base + HOUR * rng.randrange(0, 24 * 7),
+            10_000 + rng.randrange(0, 50),
+            1_000_000 + rng.randrange(0, 20_000),
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((*key, (rng.randrange(1, 9), rng.randrange(10, 900), rng.randrange(0, 2), rng.randrange(0, 3))))
+    return out
+
+
+async def flush_rate(db_url: str, redis_url: str, rows: list) -> float:  # type: ignore[type-arg]
+    engine = create_engine(db_url)
+    store = RedisStore.from_url(redis_url, RedisKeys(f"bench:{uuid.uuid4().hex[:8]}:"))
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("TRUNCATE message_hourly, message_daily, member_daily, flush_ledger")
+        counters = Counters()
+        for g, h, c, u, vals in rows:
+            for field, v in zip(MESSAGES.fields, vals, strict=True):
+                counters.incr(("msg", g, h, c, u, field), v)
+        assert await Pusher(counters, store).push_once()
+        flusher = Flusher(store, BatchWriter(engine), interval=10)
+        t0 = time.perf_counter()
+        result = await flusher.flush_once()
+        elapsed = time.perf_counter() - t0
+        assert result.batches == 1
+        return len(rows) / elapsed
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
+async def copy_rate(db_url: str, rows: list) -> float:  # type: ignore[type-arg]
+    from datetime import UTC, datetime
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(db_url)
+    conn = await asyncpg.connect(host=u.host, port=u.port, user=u.username, password=u.password, database=u.database)
+    try:
+        await conn.execute("TRUNCATE message_hourly")
+        records = [(g, datetime.fromtimestamp(h, UTC), c, us, *vals) for g, h, c, us, vals in rows]
+        cols = ["guild_id", "hour", "channel_id", "user_id", *MESSAGES.fields]
+        t0 = time.perf_counter()
+        await conn.copy_records_to_table("message_hourly", records=records, columns=cols)
+        return len(rows) / (time.perf_counter() - t0)
+    finally:
+        await conn.close()
+
+
+def increment_rates() -> tuple[float, float]:
+    """Event-path increments per second: Counters.incr, and a bare dict as baseline."""
+    rng = random.Random(1)
+    keys = [("msg", 1, 1_763_798_400, 10_000 + rng.randrange(50), 1_000_000 + rng.randrange(5_000), "messages")
+            for _ in range(50_000)]  # fmt: skip
+    stream = [keys[rng.randrange(len(keys))] for _ in range(INCREMENTS)]
+    counters = Counters()
+    incr = counters.incr
+    t0 = time.perf_counter()
+    for k in stream:
+        incr(k, 1)
+    ours = INCREMENTS / (time.perf_counter() - t0)
+    d: dict[tuple[object, ...], int] = {}
+    t0 = time.perf_counter()
+    for k in stream:
+        d[k] = d.get(k, 0) + 1
+    bare = INCREMENTS / (time.perf_counter() - t0)
+    return ours, bare
+
+
+async def main() -> None:
+    db_url, redis_url = service_urls()
+    bench_url = await recreate_database(db_url, "statsbot_bench_flush")
+    engine = create_engine(bench_url)
+    await upgrade(engine)
+    await engine.dispose()
+    rows = make_rows(ROWS, seed=7)
+    flush_rates, copy_rates = [], []
+    for _ in range(ROUNDS):
+        copy_rates.append(await copy_rate(bench_url, rows))
+        flush_rates.append(await flush_rate(bench_url, redis_url, rows))
+    flush_med, copy_med = statistics.median(flush_rates), statistics.median(copy_rates)
+    ratio = flush_med / copy_med
+    incr_rate, bare_rate = increment_rates()
+    print(f"rows per flush:          {ROWS:,} message_hourly rows (+ daily and member rollups)")
+    print(f"flusher (median of {ROUNDS}):   {flush_med:,.0f} rows/s   target >= 100,000: {flush_med >= 100_000}")
+    print(f"raw COPY (median of {ROUNDS}):  {copy_med:,.0f} rows/s")
+    print(f"ratio flusher / COPY:    {ratio:.2f}   target >= 0.25: {ratio >= 0.25}")
+    print(f"event-path increments:   {incr_rate:,.0f}/s   target >= 1,000,000: {incr_rate >= 1_000_000}")
+    print(f"bare dict increments:    {bare_rate:,.0f}/s   ratio {incr_rate / bare_rate:.2f}")
+    emit(
+        {
+            "flush_rows_per_s": round(flush_med),
+            "copy_rows_per_s": round(copy_med),
+            "ratio_vs_copy": round(ratio, 3),
+            "increments_per_s": round(incr_rate),
+            "bare_dict_increments_per_s": round(bare_rate),
+            "ratio_vs_bare_dict": round(incr_rate / bare_rate, 3),
+            "rows": ROWS,
+        }
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
