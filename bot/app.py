@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -17,8 +19,11 @@ from bot.buffer.store import StoreUnavailable
 from bot.clock import Clock, system_clock
 from bot.flusher import Flusher
 from bot.loops import TaskGroup
+from bot.maintenance import Maintenance
+from bot.metrics import MetricsServer
 from bot.privacy import OptOuts
 from bot.settings import Settings
+from cogs import TRACKING_EXTENSIONS
 from db import repo
 from db.engine import create_engine
 from db.flush import BatchWriter
@@ -26,7 +31,7 @@ from db.flush import BatchWriter
 log = logging.getLogger(__name__)
 
 # Tracking and command cogs, loaded in this order.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = TRACKING_EXTENSIONS
 
 PUSH_INTERVAL_S = 1.0
 
@@ -58,6 +63,8 @@ class StatsBot(commands.AutoShardedBot):
     writer: BatchWriter
     pusher: Pusher
     flusher: Flusher
+    maintenance: Maintenance
+    metrics: MetricsServer
 
     def __init__(
         self,
@@ -99,9 +106,15 @@ class StatsBot(commands.AutoShardedBot):
         self.optouts.load(await repo.optouts(self.engine))
         self.pusher = Pusher(self.counters, self.store, interval=PUSH_INTERVAL_S, spill=self.writer.apply)
         self.flusher = Flusher(self.store, self.writer, interval=self.settings.FLUSH_INTERVAL_SECONDS)
+        self.maintenance = Maintenance(self.engine, self.clock)
         self.tasks.spawn(self.pusher.run(), "pusher")
         self.tasks.spawn(self.flusher.run(), "flusher")
+        self.tasks.spawn(self.maintenance.run(), "maintenance")
         self._opened.append("loops")
+        if self.settings.METRICS_PORT is not None:
+            self.metrics = MetricsServer(self, self.settings.METRICS_PORT)
+            await self.metrics.start()
+            self._opened.append("metrics")
         for ext in self._extensions:
             await self.load_extension(ext)
 
@@ -112,10 +125,18 @@ class StatsBot(commands.AutoShardedBot):
 
     async def close(self) -> None:
         """Stop receiving events, push and flush what is held, then close in reverse order."""
+        if not hasattr(self, "_AutoShardedClient__queue"):
+            # discord.py 2.7's AutoShardedClient.close() assumes connect() ran; after a failed
+            # login it did not, and close() would raise before our resources are closed.
+            self._AutoShardedClient__queue: asyncio.PriorityQueue[Any] = asyncio.PriorityQueue()
         await super().close()
+        if "metrics" in self._opened:
+            await self.metrics.close()
+            self._opened.remove("metrics")
         if "loops" in self._opened:
             self.pusher.stop()
             self.flusher.stop()
+            self.maintenance.stop()
             await self.tasks.wait(grace_s=30)
             await self.pusher.drain()
             await self.flusher.final_flush()

@@ -240,12 +240,12 @@ class BatchWriter:
         ex = stmt.excluded
         set_: dict[str, Any] = {v: ex[v] for v in kind.values}
         if kind is VOICE_SESSION:
-            # Batches may be replayed out of order: a session only moves forward.
-            newer = ex.ended_at >= table.c.ended_at
+            # A spilled batch can land before older ones: a session only moves forward,
+            # and once closed it stays closed (a session is never reopened).
             greatest = sa.func.greatest if self._pg else sa.func.max
             set_ = {
                 "channel_id": ex.channel_id,
                 "ended_at": greatest(table.c.ended_at, ex.ended_at),
-                "open": sa.case((newer, ex.open), else_=table.c.open),
+                "open": sa.and_(table.c.open, ex.open),
             }
         await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=set_), rows)
