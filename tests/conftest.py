@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +31,10 @@ from db.migrate import upgrade
 from tests.support.proxy import FlakyProxy
 
 BACKENDS = ["sqlite", "timescale"]
+
+# The machines are shared and noisy: no per-example deadlines, so timing never fails a test.
+settings.register_profile("statsbot", deadline=None, print_blob=True)
+settings.load_profile("statsbot")
 
 
 def service_url(name: str) -> str:

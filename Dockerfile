@@ -1,0 +1,26 @@
+# The bot: python -m bot run (applies pending migrations, then connects).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY alembic.ini ./
+COPY alembic ./alembic
+COPY bot ./bot
+COPY cogs ./cogs
+COPY db ./db
+
+RUN useradd --create-home --uid 10001 statsbot && mkdir -p /app/data && chown statsbot /app/data
+USER statsbot
+VOLUME ["/app/data"]
+
+# SIGTERM makes the bot push and flush what it holds before it exits.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["python", "-m", "bot"]
+CMD ["run"]

@@ -1,0 +1,100 @@
+"""Settings: exactly SPEC's variables, and one clear line for a bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "DISCORD_TOKEN",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "FLUSH_INTERVAL_SECONDS",
+        "SHARD_COUNT",
+        "SHARD_IDS",
+        "LOG_LEVEL",
+        "METRICS_PORT",
+        "DISCORD_API_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_match_the_spec() -> None:
+    s = load_settings()
+    assert s.DATABASE_URL == DEFAULT_DATABASE_URL == "sqlite+aiosqlite:///./data/stats.db"
+    assert s.REDIS_URL is None
+    assert s.FLUSH_INTERVAL_SECONDS == 10
+    assert s.SHARD_COUNT is None and s.SHARD_IDS is None
+    assert s.LOG_LEVEL == "INFO"
+    assert s.METRICS_PORT is None
+
+
+def test_shards_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHARD_COUNT", "4")
+    monkeypatch.setenv("SHARD_IDS", "0, 2")
+    s = load_settings()
+    assert s.SHARD_COUNT == 4 and s.SHARD_IDS == [0, 2]
+
+
+def test_dotenv_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("REDIS_URL=redis://example:6379/1\nLOG_LEVEL=debug\n")
+    s = load_settings()
+    assert s.REDIS_URL == "redis://example:6379/1" and s.LOG_LEVEL == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("FLUSH_INTERVAL_SECONDS", "abc", "FLUSH_INTERVAL_SECONDS"),
+        ("FLUSH_INTERVAL_SECONDS", "0", "greater than 0"),
+        ("DATABASE_URL", "mysql://x", "postgresql+asyncpg://"),
+        ("REDIS_URL", "http://x", "redis://"),
+        ("SHARD_COUNT", "0", "SHARD_COUNT"),
+        ("SHARD_IDS", "a,b", "comma-separated"),
+        ("SHARD_IDS", "0,1", "SHARD_IDS needs SHARD_COUNT"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL"),
+        ("METRICS_PORT", "70000", "METRICS_PORT"),
+    ],
+)
+def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert said in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_shard_ids_must_fit_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHARD_COUNT", "2")
+    monkeypatch.setenv("SHARD_IDS", "0,2")
+    with pytest.raises(SettingsError, match="below SHARD_COUNT"):
+        load_settings()
+
+
+def test_run_without_token_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "configuration error: DISCORD_TOKEN is not set: `python -m bot run` needs the bot's token"
+    )
+
+
+def test_token_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "secret-token")
+    s = load_settings()
+    assert "secret-token" not in repr(s)
+    assert s.token() == "secret-token"
