@@ -27,6 +27,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
+    # The flush stages each batch in temporary tables and aggregates it: keep both in memory.
+    kwargs.setdefault("connect_args", {"server_settings": {"temp_buffers": "256MB", "work_mem": "64MB"}})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
     kwargs.setdefault("pool_pre_ping", True)

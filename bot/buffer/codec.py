@@ -31,7 +31,7 @@ def encode_key(key: CounterKey | RecordKey) -> tuple[int, str]:
 
 
 def encode_row(code: str, row_key: tuple[int | str, ...]) -> tuple[int, str]:
-    """(guild_id, field prefix) of a counter row; a field is the prefix, SEP and the field name."""
+    """(guild_id, hash field) of a counter row; the field's value holds all its counts."""
     guild = row_key[0]
     if not isinstance(guild, int):
         raise TypeError(f"malformed row key {row_key!r}")
@@ -39,31 +39,15 @@ def encode_row(code: str, row_key: tuple[int | str, ...]) -> tuple[int, str]:
 
 
 def decode_rows(guild_ids: list[int], hashes: list[dict[bytes, bytes]]) -> Rows:
-    """Counter rows from the per-guild hashes of a batch (each row prefix parsed once)."""
+    """Counter rows from the per-guild hashes of a batch: one field per row, values comma-separated."""
     rows: Rows = {code: {} for code in SERIES}
-    index = {code: {f.encode(): i for i, f in enumerate(s.fields)} for code, s in SERIES.items()}
-    sep = SEP.encode()
     for guild, hash_ in zip(guild_ids, hashes, strict=True):
-        cache: dict[bytes, tuple[list[int], dict[bytes, int]]] = {}
         for field, value in hash_.items():
-            prefix, _, name = field.rpartition(sep)
-            hit = cache.get(prefix)
-            if hit is None:
-                parts = prefix.decode().split(SEP)
-                series = SERIES[parts[0]]
-                dims = tuple(t(v) for t, v in zip(series.dim_types, parts[2:], strict=True))
-                vals = rows[series.code].setdefault((guild, int(parts[1]), *dims), [0] * len(series.fields))
-                hit = cache[prefix] = (vals, index[series.code])
-            hit[0][hit[1][name]] += int(value)
+            parts = field.decode().split(SEP)
+            series = SERIES[parts[0]]
+            dims = tuple(t(v) for t, v in zip(series.dim_types, parts[2:], strict=True))
+            rows[series.code][(guild, int(parts[1]), *dims)] = [int(v) for v in value.split(b",")]
     return rows
-
-
-def decode_counter(guild_id: int, field: str) -> CounterKey:
-    """The counter key behind a hash field."""
-    parts = field.split(SEP)
-    series = SERIES[parts[0]]
-    dims = tuple(t(v) for t, v in zip(series.dim_types, parts[2:-1], strict=True))
-    return (series.code, guild_id, int(parts[1]), *dims, parts[-1])
 
 
 def decode_record(guild_id: int, field: str) -> RecordKey:

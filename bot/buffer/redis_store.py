@@ -22,18 +22,20 @@ from bot.buffer.codec import decode_record, decode_rows, decode_value, encode_ke
 from bot.buffer.counters import Snapshot
 from bot.buffer.keys import RedisKeys
 from bot.buffer.store import Batch, StoreUnavailable, group_counters
-from bot.series import SERIES, USER_POSITION
+from bot.series import USER_POSITION
 
 log = logging.getLogger(__name__)
 
-# Entries per script call: keeps each call short so Redis never stalls for long.
-PUSH_CHUNK = 20_000
+# Counter rows per script call: keeps each call short so Redis never stalls for long.
+PUSH_CHUNK = 10_000
 # How long a push id is remembered (a retry comes within seconds or minutes).
 PUSH_MARKER_TTL_S = 7 * 86400
 
-# ARGV: prefix, marker ttl, number of counter rows, then per row: guild, row field
-# prefix, number of fields, (field name, increment) pairs; then per record: guild,
-# field, value. A push id applies once: the marker key is set in the same script.
+# ARGV: prefix, marker ttl, number of counter rows, then per row: guild, row field,
+# values (comma-separated, in the series' field order); then per record: guild,
+# field, value. A row's values are added element-wise to what the hash holds (Lua
+# numbers are doubles: exact far beyond any hourly count). A push id applies once:
+# the marker key is set in the same script.
 _PUSH = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
 local p = ARGV[1]
@@ -41,17 +43,26 @@ local rows = tonumber(ARGV[3])
 local seen = {}
 local i = 4
 for _ = 1, rows do
-  local g, prefix, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local g, field, add = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local h = p .. 'live:c:' .. g
-  i = i + 3
-  for _ = 1, n do
-    redis.call('HINCRBY', h, prefix .. '\\31' .. ARGV[i], ARGV[i + 1])
-    i = i + 2
+  local cur = redis.call('HGET', h, field)
+  if cur then
+    local old = {}
+    for x in string.gmatch(cur, '[^,]+') do old[#old + 1] = tonumber(x) end
+    local sum, k = {}, 1
+    for x in string.gmatch(add, '[^,]+') do
+      sum[k] = string.format('%d', (old[k] or 0) + tonumber(x))
+      k = k + 1
+    end
+    redis.call('HSET', h, field, table.concat(sum, ','))
+  else
+    redis.call('HSET', h, field, add)
   end
   if not seen[g] then
     seen[g] = true
     redis.call('SADD', KEYS[2], g)
   end
+  i = i + 3
 end
 while i <= #ARGV do
   local g = ARGV[i]
@@ -145,19 +156,15 @@ class RedisStore:
         chunks: list[tuple[int, list[Any]]] = [(0, [])]
         size = 0
         for code, rows in group_counters(snap.counters).items():
-            fields = SERIES[code].fields
             for row_key, vals in rows.items():
                 if size >= PUSH_CHUNK:
                     chunks.append((0, []))
                     size = 0
                 n_rows, args = chunks[-1]
-                guild, prefix = encode_row(code, row_key)
-                present = [(f, v) for f, v in zip(fields, vals, strict=True) if v]
-                args += [guild, prefix, len(present)]
-                for pair in present:
-                    args += pair
+                guild, field = encode_row(code, row_key)
+                args += [guild, field, ",".join(map(str, vals))]
                 chunks[-1] = (n_rows + 1, args)
-                size += len(present)
+                size += 1
         records = chunks[-1][1]
         for rkey, value in snap.records.items():
             g, f = encode_key(rkey)
