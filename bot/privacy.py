@@ -21,7 +21,8 @@ class OptOuts:
 
     def excluded(self, guild_id: int, user_id: int) -> bool:
         """True when this member must not be recorded in this guild."""
-        return (guild_id, user_id) in self._out
+        # Checked for every event: skip building the key in the common case of no opt-outs.
+        return bool(self._out) and (guild_id, user_id) in self._out
 
     def in_guild(self, guild_id: int) -> set[int]:
         """The opted-out members of one guild (to filter reports)."""
