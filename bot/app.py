@@ -17,11 +17,13 @@ from bot.buffer.pusher import Pusher
 from bot.buffer.redis_store import RedisStore
 from bot.buffer.store import StoreUnavailable
 from bot.clock import Clock, system_clock
+from bot.errors import on_app_command_error
 from bot.flusher import Flusher
 from bot.loops import TaskGroup
 from bot.maintenance import Maintenance
 from bot.metrics import MetricsServer
 from bot.privacy import OptOuts
+from bot.render.pool import RenderPool
 from bot.settings import Settings
 from cogs import TRACKING_EXTENSIONS
 from db import repo
@@ -73,6 +75,7 @@ class StatsBot(commands.AutoShardedBot):
         extensions: Sequence[str] = EXTENSIONS,
         clock: Clock = system_clock,
         store: BufferStore | None = None,
+        render_processes: int | None = None,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -91,6 +94,8 @@ class StatsBot(commands.AutoShardedBot):
         self.tasks = TaskGroup()
         self._extensions = tuple(extensions)
         self._given_store = store
+        self.render_pool = RenderPool(processes=render_processes)
+        self.tree.error(on_app_command_error)
         self._opened: list[str] = []
 
     async def setup_hook(self) -> None:
@@ -115,8 +120,15 @@ class StatsBot(commands.AutoShardedBot):
             self.metrics = MetricsServer(self, self.settings.METRICS_PORT)
             await self.metrics.start()
             self._opened.append("metrics")
+        await self.render_pool.start()
+        self._opened.append("render")
         for ext in self._extensions:
             await self.load_extension(ext)
+        if self.application_id is not None:  # None only when set up without logging in (tests)
+            try:
+                await self.tree.sync()
+            except discord.HTTPException as exc:
+                log.error("could not register the slash commands with Discord: %s", exc)
 
     def _make_store(self) -> BufferStore:
         if self.settings.REDIS_URL:
@@ -130,6 +142,9 @@ class StatsBot(commands.AutoShardedBot):
             # login it did not, and close() would raise before our resources are closed.
             self._AutoShardedClient__queue: asyncio.PriorityQueue[Any] = asyncio.PriorityQueue()
         await super().close()
+        if "render" in self._opened:
+            await self.render_pool.close()
+            self._opened.remove("render")
         if "metrics" in self._opened:
             await self.metrics.close()
             self._opened.remove("metrics")

@@ -34,7 +34,7 @@ def free_port() -> int:
 def make_bot(backend: Backend, **env: object) -> StatsBot:
     settings = load_settings(DATABASE_URL=backend.url, REDIS_URL=backend.redis_url, FLUSH_INTERVAL_SECONDS=3600, **env)
     store = backend.store() if backend.redis_url else None
-    return StatsBot(settings, extensions=(), store=store, clock=lambda: float(NOW))
+    return StatsBot(settings, extensions=(), store=store, clock=lambda: float(NOW), render_processes=0)
 
 
 async def test_close_flushes_what_the_process_still_holds(backend: Backend) -> None:
