@@ -45,15 +45,41 @@ async def migrate(settings: Settings) -> None:
 
 async def run(settings: Settings) -> None:
     """Migrate, connect, and run until SIGTERM/SIGINT; flush once more on the way out."""
-    from bot.app import StatsBot
-
     token = settings.token()
     if settings.DISCORD_API_URL:
         from bot.sandbox.redirect import redirect_discord
 
         redirect_discord(settings.DISCORD_API_URL)
     await migrate(settings)
-    bot = StatsBot(settings)
+    presences = await _presence_wanted(settings)
+    try:
+        await serve(settings, token, presences=presences)
+    except discord.PrivilegedIntentsRequired:
+        if not presences:
+            raise
+        log.error(
+            "presence tracking is enabled in some guilds, but Discord refused the Presence intent: "
+            "enable it for the bot in the developer portal. Running without presence tracking."
+        )
+        await serve(settings, token, presences=False)
+
+
+async def _presence_wanted(settings: Settings) -> bool:
+    """Whether any guild enabled Rich Presence tracking (the intent is asked for only then)."""
+    from db.guilds import presence_guilds
+
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        return bool(await presence_guilds(engine))
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings, token: str, *, presences: bool) -> None:
+    """One connection of the bot, until it is closed by a signal or fails."""
+    from bot.app import StatsBot
+
+    bot = StatsBot(settings, presences=presences)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[Any]] = []
 
@@ -70,11 +96,15 @@ async def run(settings: Settings) -> None:
     except discord.LoginFailure as exc:
         raise Fatal("DISCORD_TOKEN was rejected by Discord: check the token in the developer portal") from exc
     except discord.PrivilegedIntentsRequired as exc:
+        if presences:
+            raise
         raise Fatal(
             "Discord refused the privileged intents this bot needs (Server Members and Message Content): "
             "enable them for the bot in the developer portal"
         ) from exc
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         if closing:
             await asyncio.gather(*closing, return_exceptions=True)
 

@@ -38,9 +38,11 @@ EXTENSIONS: tuple[str, ...] = TRACKING_EXTENSIONS
 PUSH_INTERVAL_S = 1.0
 
 
-def intents() -> discord.Intents:
-    """Only what tracking needs: members (joins, leaves) and message content are privileged."""
+def intents(presences: bool = False) -> discord.Intents:
+    """Only what tracking needs: members (joins, leaves) and message content are privileged;
+    presences (also privileged) only when a guild enabled Rich Presence tracking."""
     i = discord.Intents.none()
+    i.presences = presences
     i.guilds = True
     i.members = True
     i.voice_states = True
@@ -76,10 +78,11 @@ class StatsBot(commands.AutoShardedBot):
         clock: Clock = system_clock,
         store: BufferStore | None = None,
         render_processes: int | None = None,
+        presences: bool = False,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents(),
+            intents=intents(presences),
             shard_count=settings.SHARD_COUNT,
             shard_ids=settings.SHARD_IDS,  # type: ignore[arg-type]  # None means all, as discord.py does
             help_command=None,

@@ -73,7 +73,18 @@ APPS: Final = Series(
     fields=("count",),
 )
 
-SERIES: Final[dict[str, Series]] = {s.code: s for s in (MESSAGES, VOICE, EMOJIS, APPS)}
+# Rich Presence (games and apps a member shows), only in guilds whose admins enabled it.
+# ``application_id`` is 0 for activities without one; ``name`` is the activity's name.
+PRESENCE: Final = Series(
+    code="presence",
+    hourly_table="presence_hourly",
+    daily_table="presence_daily",
+    dims=("user_id", "application_id", "name"),
+    dim_types=(int, int, str),
+    fields=("seconds",),
+)
+
+SERIES: Final[dict[str, Series]] = {s.code: s for s in (MESSAGES, VOICE, EMOJIS, APPS, PRESENCE)}
 
 # Voice buckets that partition voice time; streaming and video overlay them.
 VOICE_BUCKETS: Final = ("active_s", "muted_s", "deafened_s", "alone_s")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# The tracking cogs, in load order (the lead adds them to bot.app.EXTENSIONS).
+# The tracking cogs, in load order.
 TRACKING_EXTENSIONS: tuple[str, ...] = (
     "cogs.messages",
     "cogs.emojis",
@@ -10,4 +10,5 @@ TRACKING_EXTENSIONS: tuple[str, ...] = (
     "cogs.voice",
     "cogs.invites",
     "cogs.backfill",
+    "cogs.presence",
 )

@@ -170,9 +170,13 @@ class BatchWriter:
             await conn.exec_driver_sql(
                 self._merge_sql(rows.series.daily_table, ("guild_id", "day", *dims), rows.values, daily)
             )
-            feeds = MEMBER_SOURCES[rows.series.code]
+            feeds = MEMBER_SOURCES.get(rows.series.code)
+            if feeds is None:  # a series that does not count as member activity (presence)
+                continue
             exprs = ", ".join(f"{feeds.get(f, '0')} AS {f}" for f in t.MEMBER_DAILY_FIELDS)
             member_parts.append(f"SELECT guild_id, {day} AS day, user_id, {exprs} FROM {stage}")
+        if not member_parts:
+            return
         sums = ", ".join(f"sum({f})" for f in t.MEMBER_DAILY_FIELDS)
         union = " UNION ALL ".join(member_parts)
         member = f"(SELECT guild_id, day, user_id, {sums} FROM ({union}) u WHERE true GROUP BY guild_id, day, user_id)"

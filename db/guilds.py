@@ -53,3 +53,12 @@ async def update_settings(engine: AsyncEngine, guild_id: int, **values: Any) -> 
     async with engine.begin() as conn:
         await conn.execute(stmt)
     return await get_settings(engine, guild_id)
+
+
+async def presence_guilds(engine: AsyncEngine) -> list[int]:
+    """The guilds whose admins enabled Rich Presence tracking."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(t.guild_settings.c.guild_id).where(t.guild_settings.c.presence_tracking.is_(True))
+        )
+        return [int(g) for g in rows.scalars()]
