@@ -11,6 +11,7 @@ daily rollup, so the rollups are always exactly the sums of the hourly rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.buffer.codec import Rows
 from bot.buffer.store import Batch
 from bot.series import (
     APPS,
@@ -42,6 +44,11 @@ from db.types import UTCDateTime, utc
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+
+# A batch of at least ``parallel_min_rows`` counter rows is written as this many parts
+# at once (PostgreSQL only). Changing it changes the ledger ids of the parts: deploy a
+# change only with no batch pending in the store.
+PARALLEL_PARTS = 2
 FaultHook = Callable[[str], None]
 
 
@@ -120,8 +127,9 @@ def _typed(kind: RecordKind, row: dict[str, Any]) -> dict[str, Any]:
 class BatchWriter:
     """Applies batches to the database in one transaction each, skipping replays."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, parallel_min_rows: int = 20_000) -> None:
         self.engine = engine
+        self.parallel_min_rows = parallel_min_rows
         self._pg = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._pg else sqlite.insert
         # The UTC day of an hourly row, in each dialect (SQLite keeps times as naive UTC text).
@@ -132,14 +140,49 @@ class BatchWriter:
         )
 
     async def apply(self, batch: Batch, fault: FaultHook = _no_fault) -> bool:
-        """Write ``batch``; False when the ledger shows it was written before."""
+        """Write ``batch``; False when the ledger shows it was written before.
+
+        A large batch on PostgreSQL is written as ``PARALLEL_PARTS`` parts, split by
+        member so that no two parts touch the same row, each in its own transaction
+        with its own ledger id, on separate connections at once. The batch is only
+        dropped from the store once every part committed; a replay skips the parts
+        already in the ledger, so the batch still lands exactly once.
+        """
+        parts = self.split(batch)
+        if len(parts) == 1:
+            return await self._apply_one(batch, fault)
+        results = await asyncio.gather(*(self._apply_one(p, fault) for p in parts), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return any(results)
+
+    def split(self, batch: Batch) -> list[Batch]:
+        """The parts a batch is written in (itself when small, or on SQLite, which has one writer)."""
+        rows = batch.grouped()
+        n_rows = sum(len(r) for r in rows.values())
+        if not self._pg or n_rows < self.parallel_min_rows:
+            return [batch]
+        n = PARALLEL_PARTS
+        split_rows: list[Rows] = [{code: {} for code in rows} for _ in range(n)]
+        for code, series_rows in rows.items():
+            user_at = 2 + SERIES[code].dims.index("user_id")
+            for key, vals in series_rows.items():
+                split_rows[int(key[user_at]) % n][code][key] = vals
+        # The part ids depend only on the batch and PARALLEL_PARTS: a replay splits the same way.
+        return [
+            Batch(f"{batch.batch_id}#{k}/{n}", rows=part, records=batch.records if k == 0 else {})
+            for k, part in enumerate(split_rows)
+        ]
+
+    async def _apply_one(self, batch: Batch, fault: FaultHook) -> bool:
         async with self.engine.begin() as conn:
             stmt = (
                 self._insert(t.flush_ledger)
                 .values(
                     batch_id=batch.batch_id,
                     applied_at=utc(time.time()),
-                    counters=len(batch.counters),
+                    counters=len(batch) - len(batch.records),
                     records=len(batch.records),
                 )
                 .on_conflict_do_nothing(index_elements=["batch_id"])
