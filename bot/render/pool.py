@@ -23,8 +23,33 @@ log = logging.getLogger(__name__)
 WARM_UP_TIMEOUT_SECONDS = 60.0
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to end this worker when the bot process dies, even by SIGKILL.
+
+    Without it, workers of a killed bot wait forever on their task queue. Only works
+    when the bot is the worker's parent, hence the ``spawn`` start method on Linux.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("render worker could not ask to die with the bot (errno %d)", ctypes.get_errno())
+    if os.getppid() != parent_pid:  # the bot died before the request took effect
+        os._exit(0)
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Worker initializer: die with the bot, then warm up."""
+    _die_with_parent(parent_pid)
+    _warm_worker()
+
+
 def _warm_worker() -> None:
-    """Worker initializer: import the renderers (and matplotlib, Agg) and draw one tiny figure."""
+    """Import the renderers (and matplotlib, Agg) and draw one tiny figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,8 +86,8 @@ class RenderPool:
         self.processes = (os.cpu_count() or 1) if processes is None else processes
         if self.processes < 0:
             raise ValueError("processes must be 0 (in-process) or more")
-        default = "forkserver" if sys.platform.startswith("linux") else "spawn"
-        self.start_method = start_method or default
+        # Not forkserver: its workers are the fork server's children, which outlives a killed bot.
+        self.start_method = start_method or "spawn"
         if self.start_method not in ("forkserver", "spawn"):
             raise ValueError("start_method must be 'forkserver' or 'spawn' (fork is unsafe with threads)")
         self._executor: ProcessPoolExecutor | None = None
@@ -78,7 +103,9 @@ class RenderPool:
         context = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             context.set_forkserver_preload(["bot.render.models"])
-        return ProcessPoolExecutor(max_workers=self.processes, mp_context=context, initializer=_warm_worker)
+        return ProcessPoolExecutor(
+            max_workers=self.processes, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     async def start(self) -> None:
         """Start and warm every worker (in-process mode: warm this process)."""

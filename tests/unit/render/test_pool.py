@@ -88,3 +88,50 @@ def test_package_import_does_not_load_matplotlib() -> None:
     code = "import sys, bot.render; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_workers_die_with_a_killed_bot() -> None:
+    """SIGKILL of the bot's process must not leave render workers behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = (
+        "import asyncio, os, sys\n"
+        "from bot.render.pool import RenderPool\n"
+        "async def main():\n"
+        "    pool = RenderPool(processes=2)\n"
+        "    await pool.start()\n"
+        "    pids = {p.pid for p in pool._executor._processes.values()}\n"
+        "    print(' '.join(map(str, sorted(pids))), flush=True)\n"
+        "    await asyncio.Event().wait()\n"
+        "asyncio.run(main())\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if _alive(p)]
+            time.sleep(0.05)  # polling another process's exit: nothing to await
+        assert not alive, f"render workers {alive} outlived the bot"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
