@@ -25,7 +25,7 @@ from bot.metrics import MetricsServer
 from bot.privacy import OptOuts
 from bot.render.pool import RenderPool
 from bot.settings import Settings
-from cogs import TRACKING_EXTENSIONS
+from cogs import COMMAND_EXTENSIONS, TRACKING_EXTENSIONS
 from db import repo
 from db.engine import create_engine
 from db.flush import BatchWriter
@@ -33,7 +33,7 @@ from db.flush import BatchWriter
 log = logging.getLogger(__name__)
 
 # Tracking and command cogs, loaded in this order.
-EXTENSIONS: tuple[str, ...] = TRACKING_EXTENSIONS
+EXTENSIONS: tuple[str, ...] = TRACKING_EXTENSIONS + COMMAND_EXTENSIONS
 
 PUSH_INTERVAL_S = 1.0
 

@@ -12,3 +12,6 @@ TRACKING_EXTENSIONS: tuple[str, ...] = (
     "cogs.backfill",
     "cogs.presence",
 )
+
+# The command cogs (reports and settings), in load order.
+COMMAND_EXTENSIONS: tuple[str, ...] = ("cogs.mentor",)

@@ -9,6 +9,7 @@ suite must not pass green on a machine where half of it did not run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from bot.buffer.redis_store import RedisStore
 from db import tables as t
 from db.engine import create_engine
 from db.migrate import upgrade
+from tests.support.pg import drop_database, ensure_database
 from tests.support.proxy import FlakyProxy
 
 BACKENDS = ["sqlite", "timescale"]
@@ -82,6 +84,18 @@ class Backend:
 _pg_migrated: dict[str, bool] = {}
 
 
+def run_database_name() -> str:
+    """This test run's own database on the test server: concurrent runs never truncate each other's data."""
+    base = make_url(service_url("TEST_DATABASE_URL")).database or "statsbot_test"
+    return f"{base}_run{os.getpid()}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's database, if it made one."""
+    if _pg_migrated and os.environ.get("TEST_DATABASE_URL"):
+        asyncio.run(drop_database(os.environ["TEST_DATABASE_URL"], run_database_name()))
+
+
 async def truncate_all(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         names = ", ".join(tb.name for tb in t.metadata.sorted_tables)
@@ -95,8 +109,11 @@ async def open_backend(name: str, tmp_path: Path) -> Backend:
         engine = create_engine(url)
         await upgrade(engine)
         return Backend("sqlite", engine, url)
-    url = service_url("TEST_DATABASE_URL")
     redis_url = service_url("TEST_REDIS_URL")
+    try:
+        url = await ensure_database(service_url("TEST_DATABASE_URL"), run_database_name())
+    except Exception as exc:
+        pytest.fail(f"TimescaleDB at TEST_DATABASE_URL is not usable: {exc}")
     engine = create_engine(url)
     try:
         if not _pg_migrated.get(url):

@@ -12,7 +12,6 @@ lock keeps two e2e runs on one machine from sharing them at the same time.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import tempfile
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +30,7 @@ from db.engine import create_engine
 from db.migrate import upgrade
 from tests.conftest import BACKENDS, service_url, truncate_all
 from tests.e2e.harness import Bots
+from tests.support.pg import ensure_database
 
 # The Redis database the e2e bots use (the other suites use database 0 with their own prefixes).
 E2E_REDIS_DB = 9
@@ -53,22 +52,6 @@ class Storage:
 
 
 _migrated: set[str] = set()
-
-
-async def _ensure_database(test_url: str) -> str:
-    """The URL of ``<test database>_e2e`` on the test server, created when missing."""
-    base = make_url(test_url)
-    name = f"{base.database}_e2e"
-    admin = create_engine(test_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            exists = await conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-            if not exists:
-                with contextlib.suppress(sa.exc.ProgrammingError):  # created concurrently
-                    await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +77,7 @@ async def _open_timescale() -> Storage:
     test_url = service_url("TEST_DATABASE_URL")
     redis_base = service_url("TEST_REDIS_URL")
     try:
-        url = await _ensure_database(test_url)
+        url = await ensure_database(test_url, f"{make_url(test_url).database}_e2e")
     except Exception as exc:
         pytest.fail(f"TimescaleDB at TEST_DATABASE_URL is not usable: {exc}")
     engine = create_engine(url)

@@ -1,0 +1,377 @@
+"""Mentor reads: per-member, per-local-day messages and active voice, hourly rows of one member, join dates.
+
+Everything is scoped by ``guild_id`` and leaves out members who opted out (any
+mode). Days are the guild's local calendar days, built with
+``bot.analytics.daily_matrix`` from:
+
+- ``member_daily`` (one row per member and UTC day) when the guild's timezone is
+  UTC, where a UTC day is a local day; on PostgreSQL the rows come back as one
+  array per member, so that 20,000 members are 20,000 rows, not a million;
+- the hourly tables otherwise, so that local days stay exact in any timezone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.analytics import active_days_mask, daily_matrix, local_days, local_hour_index
+from bot.analytics.activity import ACTIVE_VOICE_SECONDS
+from db import tables as t
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+# Active days travel from PostgreSQL as 63-day bit masks, one row per member and 63 days.
+WORD_DAYS: Final = 63
+UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
+
+
+@dataclass(frozen=True, slots=True)
+class DailyActivity:
+    """Members × local-days matrices of a guild: messages and active voice seconds, oldest day first."""
+
+    first_day: date
+    member_ids: IntArray
+    messages: FloatArray
+    active_s: FloatArray
+
+    @property
+    def days(self) -> int:
+        """Number of local days (columns)."""
+        return int(self.messages.shape[1])
+
+    def row(self, user_id: int) -> int | None:
+        """The row of a member, or None when they have no activity in the window."""
+        found = np.flatnonzero(self.member_ids == user_id)
+        return int(found[0]) if found.size else None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveDays:
+    """Which local days each member was active on (a message, or 60 s of active voice): members × days."""
+
+    first_day: date
+    member_ids: IntArray
+    active: BoolArray
+
+
+@dataclass(frozen=True, slots=True)
+class MemberHours:
+    """One member's activity per UTC hour: epochs (hour starts), messages and active voice seconds."""
+
+    epochs: IntArray
+    messages: FloatArray
+    active_s: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """When members first joined the guild and whether they have left since their last join."""
+
+    first_joined: dict[int, datetime]
+    departed: frozenset[int]
+
+
+def is_utc(tz: ZoneInfo) -> bool:
+    """Whether local days in ``tz`` are UTC days."""
+    return tz.key in UTC_NAMES
+
+
+class MentorData:
+    """The queries behind /mentor card and /mentor watchlist."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def guild_days(self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo) -> DailyActivity:
+        """Every member's messages and active voice seconds per local day of ``[start, end)``.
+
+        ``start`` should be a local midnight; the days are those ``local_days`` gives.
+        """
+        days = local_days(start, end, tz)
+        first_day = days[0].date if days else start.astimezone(tz).date()
+        if is_utc(tz):
+            epochs, users, messages, active = await self._daily_rows(guild_id, start, end)
+        else:
+            epochs, users, messages, active = await self._hourly_rows(guild_id, start, end)
+        member_ids, rows = np.unique(users, return_inverse=True) if users.size else (users, users)
+        n = int(member_ids.size)
+        return DailyActivity(
+            first_day=first_day,
+            member_ids=member_ids.astype(np.int64),
+            messages=daily_matrix(epochs, rows, messages, tz, first_day, n, len(days)),
+            active_s=daily_matrix(epochs, rows, active, tz, first_day, n, len(days)),
+        )
+
+    async def active_days(self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo) -> ActiveDays:
+        """Every member's active local days of ``[start, end)`` (``start`` a local midnight): what risk needs.
+
+        On PostgreSQL the days are found and packed into bit masks by the server,
+        so that a guild of 20,000 members sends about 20,000 small rows; SQLite
+        reads the day matrices.
+        """
+        days = local_days(start, end, tz)
+        first_day = days[0].date if days else start.astimezone(tz).date()
+        if self.engine.dialect.name != "postgresql":
+            data = await self.guild_days(guild_id, start, end, tz)
+            mask = active_days_mask(data.messages, data.active_s)
+            return ActiveDays(first_day, data.member_ids, np.asarray(mask, dtype=bool))
+        # Opted-out members are few: leaving them out by id spares an anti-join on every row.
+        hidden = sorted(await self.opted_out(guild_id))
+        if is_utc(tz):
+            day_index = self._utc_day_index(guild_id, start, end, hidden)
+        else:
+            day_index = self._local_day_index(guild_id, start, end, tz, hidden)
+        days_q = day_index.subquery()
+        bit = sa.literal(1, sa.BigInteger).op("<<")(sa.cast(days_q.c.idx % WORD_DAYS, sa.Integer))
+        if len(days) <= WORD_DAYS:
+            # One word per member: the commonest case (periods up to 30d read 42 days).
+            stmt = sa.select(days_q.c.user_id, sa.literal(0, sa.Integer), sa.func.bit_or(bit))
+            stmt = stmt.group_by(days_q.c.user_id)
+        else:
+            word = days_q.c.idx.op("/")(WORD_DAYS)  # integer division: idx is never negative
+            stmt = sa.select(days_q.c.user_id, word, sa.func.bit_or(bit)).group_by(days_q.c.user_id, word)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return ActiveDays(first_day, *_unpack_words(rows, len(days)))
+
+    def _utc_day_index(
+        self, guild_id: int, start: datetime, end: datetime, hidden: list[int]
+    ) -> sa.Select[tuple[object, ...]]:
+        """(user_id, idx) of active UTC days from ``member_daily`` (PostgreSQL)."""
+        d = t.member_daily
+        # Integer arithmetic on purpose: numeric ``extract`` costs several times more per row.
+        epoch = sa.cast(sa.func.date_part("epoch", d.c.day), sa.BigInteger)
+        idx = sa.cast(sa.cast(epoch - int(start.timestamp()), sa.BigInteger).op("/")(86400), sa.Integer)
+        return sa.select(d.c.user_id.label("user_id"), idx.label("idx")).where(
+            d.c.guild_id == guild_id,
+            d.c.day >= start,
+            d.c.day < end,
+            sa.or_(d.c.messages > 0, d.c.active_s >= ACTIVE_VOICE_SECONDS),
+            d.c.user_id.not_in(hidden),
+        )
+
+    def _local_day_index(
+        self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int]
+    ) -> sa.Select[tuple[object, ...]]:
+        """(user_id, idx) of active local days from the hourly tables, summed per local day (PostgreSQL)."""
+        first = start.astimezone(tz).date()
+        parts = []
+        for table, messages, active in (
+            (t.message_hourly, t.message_hourly.c.messages, sa.literal(0, sa.BigInteger)),
+            (t.voice_hourly, sa.literal(0, sa.BigInteger), t.voice_hourly.c.active_s),
+        ):
+            local_date = sa.cast(sa.func.timezone(tz.key, table.c.hour), sa.Date)
+            parts.append(
+                sa.select(
+                    table.c.user_id.label("user_id"),
+                    sa.cast(local_date - first, sa.Integer).label("idx"),
+                    messages.label("messages"),
+                    active.label("active_s"),
+                ).where(
+                    table.c.guild_id == guild_id,
+                    table.c.hour >= start,
+                    table.c.hour < end,
+                    table.c.user_id.not_in(hidden),
+                )
+            )
+        rows = sa.union_all(*parts).subquery()
+        return (
+            sa.select(rows.c.user_id.label("user_id"), rows.c.idx.label("idx"))
+            .group_by(rows.c.user_id, rows.c.idx)
+            .having(sa.or_(sa.func.sum(rows.c.messages) > 0, sa.func.sum(rows.c.active_s) >= ACTIVE_VOICE_SECONDS))
+        )
+
+    async def _daily_rows(
+        self, guild_id: int, start: datetime, end: datetime
+    ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """Flat (day epoch, user, messages, active_s) arrays from ``member_daily``."""
+        d = t.member_daily
+        where = (
+            d.c.guild_id == guild_id,
+            d.c.day >= start,
+            d.c.day < end,
+            sa.or_(d.c.messages > 0, d.c.active_s > 0),
+            _not_opted_out(guild_id, d.c.user_id),
+        )
+        async with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                epoch = sa.cast(sa.extract("epoch", d.c.day), sa.BigInteger)
+                stmt = (
+                    sa.select(
+                        d.c.user_id,
+                        sa.func.array_agg(epoch, type_=postgresql.ARRAY(sa.BigInteger)),
+                        sa.func.array_agg(d.c.messages, type_=postgresql.ARRAY(sa.BigInteger)),
+                        sa.func.array_agg(d.c.active_s, type_=postgresql.ARRAY(sa.BigInteger)),
+                    )
+                    .where(*where)
+                    .group_by(d.c.user_id)
+                )
+                result = (await conn.execute(stmt)).all()
+                return _from_arrays(result)
+            flat = sa.select(d.c.day, d.c.user_id, d.c.messages, d.c.active_s).where(*where)
+            return _from_rows((await conn.execute(flat)).all())
+
+    async def _hourly_rows(
+        self, guild_id: int, start: datetime, end: datetime, user_id: int | None = None
+    ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+        """Flat (hour epoch, user, messages, active_s) arrays from the hourly tables."""
+        parts: list[sa.Select[tuple[object, ...]]] = []
+        for table, messages, active in (
+            (t.message_hourly, t.message_hourly.c.messages, sa.literal(0, sa.BigInteger)),
+            (t.voice_hourly, sa.literal(0, sa.BigInteger), t.voice_hourly.c.active_s),
+        ):
+            sel = sa.select(
+                table.c.hour.label("hour"),
+                table.c.user_id.label("user_id"),
+                messages.label("messages"),
+                active.label("active_s"),
+            ).where(
+                table.c.guild_id == guild_id,
+                table.c.hour >= start,
+                table.c.hour < end,
+                _not_opted_out(guild_id, table.c.user_id),
+            )
+            if user_id is not None:
+                sel = sel.where(table.c.user_id == user_id)
+            parts.append(sel)
+        rows = sa.union_all(*parts).subquery()
+        stmt = sa.select(
+            rows.c.hour, rows.c.user_id, sa.func.sum(rows.c.messages), sa.func.sum(rows.c.active_s)
+        ).group_by(rows.c.hour, rows.c.user_id)
+        async with self.engine.connect() as conn:
+            return _from_rows((await conn.execute(stmt)).all())
+
+    async def member_hours(self, guild_id: int, user_id: int, start: datetime, end: datetime) -> MemberHours:
+        """One member's messages and active voice seconds per UTC hour of ``[start, end)``."""
+        epochs, _, messages, active = await self._hourly_rows(guild_id, start, end, user_id)
+        order = np.argsort(epochs, kind="stable")
+        return MemberHours(epochs[order], messages[order], active[order])
+
+    async def membership(self, guild_id: int, user_ids: Sequence[int] | None = None) -> Membership:
+        """First join time of members (all, or ``user_ids``) and who left after their latest join."""
+        j = t.member_joins
+        last_left = sa.func.max(j.c.left_at)
+        stmt = (
+            sa.select(
+                j.c.user_id,
+                sa.func.min(j.c.joined_at).label("first"),
+                # Gone when the latest leave is not older than the latest join.
+                sa.and_(last_left.is_not(None), last_left >= sa.func.max(j.c.joined_at)).label("gone"),
+            )
+            .where(j.c.guild_id == guild_id)
+            .group_by(j.c.user_id)
+        )
+        if user_ids is not None:
+            stmt = stmt.where(j.c.user_id.in_(list(user_ids)))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return Membership(
+            {int(user): _aware(first) for user, first, _ in rows},
+            frozenset(int(user) for user, _, gone in rows if gone),
+        )
+
+    async def opted_out(self, guild_id: int) -> frozenset[int]:
+        """Members of the guild who opted out (any mode)."""
+        o = t.optouts
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(o.c.user_id).where(o.c.guild_id == guild_id))
+            return frozenset(int(u) for (u,) in rows)
+
+    async def is_opted_out(self, guild_id: int, user_id: int) -> bool:
+        """Whether one member opted out of this guild (any mode)."""
+        o = t.optouts
+        stmt = sa.select(sa.literal(1)).where(o.c.guild_id == guild_id, o.c.user_id == user_id)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+
+def history_columns(
+    member_ids: IntArray, first_joined: dict[int, datetime], first_day: date, tz: ZoneInfo, active: npt.ArrayLike
+) -> IntArray:
+    """Per member, the column of their first local day in the guild (negative when before the window).
+
+    Members without a recorded join fall back to their first active day, as the
+    analytics do when no start is given.
+    """
+    mask = np.asarray(active, dtype=bool).reshape(member_ids.size, -1)
+    n_days = mask.shape[1]
+    out = np.where(mask.any(axis=1), np.argmax(mask, axis=1), n_days).astype(np.int64)
+    if not first_joined or member_ids.size == 0:
+        return out
+    known_ids = np.fromiter(first_joined.keys(), dtype=np.int64, count=len(first_joined))
+    known_epochs = np.fromiter(
+        (int(moment.timestamp()) for moment in first_joined.values()), dtype=np.int64, count=len(first_joined)
+    )
+    order = np.argsort(known_ids)
+    known_ids, known_epochs = known_ids[order], known_epochs[order]
+    at = np.clip(np.searchsorted(known_ids, member_ids), 0, known_ids.size - 1)
+    found = known_ids[at] == member_ids
+    if found.any():
+        day_index, _ = local_hour_index(known_epochs[at[found]], tz, first_day)
+        out[found] = day_index
+    return out
+
+
+def _unpack_words(rows: Sequence[Sequence[Any]], n_days: int) -> tuple[IntArray, BoolArray]:
+    """Member ids and the members × days active matrix from (user, word, 63-day bit mask) rows."""
+    users = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+    words = np.fromiter((int(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+    masks = np.fromiter((int(r[2]) for r in rows), dtype=np.uint64, count=len(rows))
+    member_ids, member_rows = np.unique(users, return_inverse=True)
+    active = np.zeros((member_ids.size, n_days), dtype=bool)
+    if not rows:
+        return member_ids.astype(np.int64), active
+    bits = ((masks[:, None] >> np.arange(WORD_DAYS, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+    columns = words[:, None] * WORD_DAYS + np.arange(WORD_DAYS)
+    keep = bits & (columns >= 0) & (columns < n_days)
+    active[np.broadcast_to(member_rows[:, None], keep.shape)[keep], columns[keep]] = True
+    return member_ids.astype(np.int64), active
+
+
+def _not_opted_out(guild_id: int, user_col: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+    """Anti-join: the member did not opt out of this guild."""
+    o = t.optouts
+    return ~sa.exists().where(o.c.guild_id == guild_id, o.c.user_id == user_col)
+
+
+def _from_rows(rows: Sequence[Sequence[Any]]) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Flat arrays from (time, user, messages, active_s) rows."""
+    epochs = np.fromiter((int(_aware(r[0]).timestamp()) for r in rows), dtype=np.int64, count=len(rows))
+    users = np.fromiter((int(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+    messages = np.fromiter((float(r[2] or 0) for r in rows), dtype=np.float64, count=len(rows))
+    active = np.fromiter((float(r[3] or 0) for r in rows), dtype=np.float64, count=len(rows))
+    return epochs, users, messages, active
+
+
+def _from_arrays(
+    rows: Sequence[Sequence[Any]],
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Flat arrays from (user, epochs[], messages[], active_s[]) rows, one per member."""
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty.astype(np.float64), empty.astype(np.float64)
+    lengths = np.fromiter((len(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+    users = np.repeat(np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows)), lengths)
+    epochs = np.fromiter((e for r in rows for e in r[1]), dtype=np.int64, count=int(lengths.sum()))
+    messages = np.fromiter((m for r in rows for m in r[2]), dtype=np.float64, count=int(lengths.sum()))
+    active = np.fromiter((a for r in rows for a in r[3]), dtype=np.float64, count=int(lengths.sum()))
+    return epochs, users, messages, active
+
+
+def _aware(value: object) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite returns naive text)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        raise TypeError(f"not a time: {value!r}")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

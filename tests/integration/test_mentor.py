@@ -1,0 +1,240 @@
+"""/mentor card and /mentor watchlist on the real bot, both backends, with history written straight into the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import discord
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from bot.analytics import (
+    activity_points,
+    assess_guild,
+    current_streak,
+    engagement_scores,
+    longest_streak,
+)
+from bot.sandbox import SandboxDiscord
+from cogs import TRACKING_EXTENSIONS
+from db import tables as t
+from db.guilds import update_settings
+from tests.conftest import Backend
+from tests.support.live import live_bot
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
+TODAY = NOW.replace(hour=0, minute=0)
+WINDOW = 42  # days the watchlist and the card's risk read
+PERIOD = 30
+EXTENSIONS = (*TRACKING_EXTENSIONS, "cogs.mentor")
+
+
+def clock() -> float:
+    """The bot's fixed time."""
+    return NOW.timestamp()
+
+
+@dataclass
+class History:
+    """Daily messages and active voice seconds of one member over the window, oldest first, today last."""
+
+    user_id: int
+    messages: list[int]
+    voice_s: list[int]
+
+
+def pattern(active_days: Iterable[int], messages: int = 3, voice_s: int = 0) -> tuple[list[int], list[int]]:
+    """Per-day lists with activity on the given day offsets (0 = today, 1 = yesterday, …)."""
+    days = set(active_days)
+    msgs = [messages if WINDOW - 1 - i in days else 0 for i in range(WINDOW)]
+    voice = [voice_s if WINDOW - 1 - i in days else 0 for i in range(WINDOW)]
+    return msgs, voice
+
+
+async def write_history(backend: Backend, guild_id: int, channel_id: int, histories: list[History]) -> None:
+    """Hourly rows (10:00 messages, 08:00 voice) and the matching member_daily rows, plus an old join."""
+    hourly_msg, hourly_voice, daily, joins = [], [], [], []
+    for h in histories:
+        joins.append(
+            {
+                "guild_id": guild_id,
+                "user_id": h.user_id,
+                "joined_at": TODAY - timedelta(days=200),
+                "invite_code": "unknown",
+            }
+        )
+        for i, (m, v) in enumerate(zip(h.messages, h.voice_s, strict=True)):
+            day = TODAY - timedelta(days=WINDOW - 1 - i)
+            if m:
+                hourly_msg.append(
+                    {"guild_id": guild_id, "hour": day + timedelta(hours=10), "channel_id": channel_id}
+                    | {"user_id": h.user_id, "messages": m, "characters": 10 * m}
+                )
+            if v:
+                hourly_voice.append(
+                    {"guild_id": guild_id, "hour": day + timedelta(hours=8), "channel_id": channel_id}
+                    | {"user_id": h.user_id, "active_s": v}
+                )
+            if m or v:
+                daily.append({"guild_id": guild_id, "day": day, "user_id": h.user_id, "messages": m, "active_s": v})
+    async with backend.engine.begin() as conn:
+        for table, rows in (
+            (t.message_hourly, hourly_msg),
+            (t.voice_hourly, hourly_voice),
+            (t.member_daily, daily),
+            (t.member_joins, joins),
+        ):
+            if rows:
+                await conn.execute(sa.insert(table), rows)
+
+
+async def opt_out(backend: Backend, guild_id: int, user_id: int) -> None:
+    """Record an opt-out (``hide``) before the bot starts."""
+    async with backend.engine.begin() as conn:
+        await conn.execute(sa.insert(t.optouts).values(guild_id=guild_id, user_id=user_id, mode="hide", created_at=NOW))
+
+
+def fields(embed: dict[str, object]) -> dict[str, str]:
+    """The embed's fields by name."""
+    raw = embed.get("fields") or []
+    assert isinstance(raw, list)
+    return {f["name"]: f["value"] for f in raw}
+
+
+async def test_card_figures_match_the_analytics_and_permissions_hold(backend: Backend) -> None:
+    async with SandboxDiscord() as sb:
+        guild = sb.add_guild("Mentor Guild")
+        general = sb.add_channel(guild, "general")
+        mentor_role = sb.add_role(guild, "mentors")
+        manager_role = sb.add_role(guild, "managers", permissions=discord.Permissions(manage_guild=True).value)
+        alice = sb.add_member(guild, "alice")
+        bob = sb.add_member(guild, "bob")
+        carol = sb.add_member(guild, "carol")
+        mentor = sb.add_member(guild, "mentor", roles=[mentor_role])
+        boss = sb.add_member(guild, "boss", roles=[manager_role])
+        hidden = sb.add_member(guild, "hidden")
+        outsider_guild = sb.add_guild("Elsewhere")
+        stranger = sb.add_member(outsider_guild, "stranger")
+        alice_msgs, alice_voice = pattern([d for d in range(WINDOW) if d % 7 != 3], messages=4, voice_s=1800)
+        bob_msgs, bob_voice = pattern(range(12, WINDOW), messages=2)
+        carol_msgs, carol_voice = pattern(range(0, WINDOW, 2), messages=1, voice_s=30)
+        hidden_msgs, hidden_voice = pattern(range(WINDOW), messages=50)
+        histories = [
+            History(alice.user.id, alice_msgs, alice_voice),
+            History(bob.user.id, bob_msgs, bob_voice),
+            History(carol.user.id, carol_msgs, carol_voice),
+            History(hidden.user.id, hidden_msgs, hidden_voice),
+        ]
+        await write_history(backend, guild.id, general.id, histories)
+        await opt_out(backend, guild.id, hidden.user.id)
+        await update_settings(backend.engine, guild.id, mentor_role_id=mentor_role.id)
+
+        async with live_bot(backend, sb, extensions=EXTENSIONS, clock=clock):
+            card = await (await sb.invoke(guild, general, mentor, "mentor card", {"member": alice})).final()
+            assert not card.ephemeral and card.embeds, card.content
+            got = fields(card.embeds[0])
+
+            # What the analytics say from the rows written (the opted-out member is not in the guild's standing).
+            visible = histories[:3]
+            msgs = np.array([h.messages for h in visible], dtype=float)
+            voice = np.array([h.voice_s for h in visible], dtype=float)
+            active = (msgs[0] > 0) | (voice[0] >= 60)
+            recent = active[-PERIOD:]
+            assert got["Messages"] == f"{int(msgs[0, -PERIOD:].sum()):,}"
+            assert got["Voice minutes"] == f"{round(voice[0, -PERIOD:].sum() / 60):,}"
+            assert got["Active days"] == str(int(recent.sum()))
+            assert got["Current streak"] == str(current_streak(recent))
+            assert got["Longest streak"] == str(longest_streak(recent))
+            scores = engagement_scores(msgs[:, -PERIOD:], voice[:, -PERIOD:])
+            assert got["Engagement"] == str(round(float(scores[0])))
+            assert scores[0] == 100.0  # alice has the most points of the visible members
+            risk = assess_guild(msgs, voice, [h.user_id for h in visible], [0, 0, 0])
+            assert got["Risk"] == risk.assessment(0).level.word
+            description = card.files[0].description or ""
+            assert f"Engagement score: {got['Engagement']} of 100." in description
+            assert f"Active days: {got['Active days']} of {PERIOD}." in description
+            assert f"Drop-off risk: {got['Risk']}." in description
+            assert activity_points(msgs[0, -7:], voice[0, -7:]).sum() > 0
+
+            # Bob went silent 12 days ago after being active daily: high risk, on his card too.
+            bob_card = await (await sb.invoke(guild, general, boss, "mentor card", {"member": bob})).final()
+            bob_fields = fields(bob_card.embeds[0])
+            assert bob_fields["Risk"] == "high"
+            assert "none in the last 12 days" in bob_card.embeds[0]["description"]
+
+            # A member opens their own card without the role, but nobody else's, nor the watchlist.
+            own = await (await sb.invoke(guild, general, carol, "mentor card", {"member": carol})).final()
+            assert own.embeds and not own.ephemeral
+            own_fields = fields(own.embeds[0])
+            assert own_fields["Voice minutes"] == f"{round(voice[2, -PERIOD:].sum() / 60)}"
+            # 30 s of voice a day does not make a day active: only her message days count.
+            assert own_fields["Active days"] == str(int((msgs[2, -PERIOD:] > 0).sum()))
+            denied = await (await sb.invoke(guild, general, carol, "mentor card", {"member": alice})).final()
+            assert denied.ephemeral and not denied.embeds and len(denied.content) <= 200
+            assert "mentor" in denied.content.lower()
+            denied_list = await (await sb.invoke(guild, general, carol, "mentor watchlist", {})).final()
+            assert denied_list.ephemeral and not denied_list.embeds and len(denied_list.content) <= 200
+
+            # Opted out: the card says so, one short sentence.
+            gone = await (await sb.invoke(guild, general, mentor, "mentor card", {"member": hidden})).final()
+            assert gone.ephemeral and not gone.embeds and "opted out" in gone.content
+            # Not a member of this guild, nothing recorded, bad period: one short sentence each.
+            foreign = await (await sb.invoke(guild, general, mentor, "mentor card", {"member": stranger.user})).final()
+            assert foreign.ephemeral and not foreign.embeds and "not a member" in foreign.content
+            empty = await (await sb.invoke(guild, general, mentor, "mentor card", {"member": boss})).final()
+            assert empty.ephemeral and not empty.embeds and "Nothing was recorded" in empty.content
+            short = await (
+                await sb.invoke(guild, general, mentor, "mentor card", {"member": bob, "period": "7d"})
+            ).final()
+            assert short.ephemeral and "Nothing was recorded" in short.content  # silent for 12 days
+
+            # Mentor role and Manage Server both open the watchlist; the opted-out member never appears.
+            for who in (mentor, boss):
+                listed = await (await sb.invoke(guild, general, who, "mentor watchlist", {})).final()
+                assert not listed.ephemeral and listed.embeds
+                text = listed.embeds[0]["description"]
+                assert f"<@{bob.user.id}> — high: " in text
+                assert str(hidden.user.id) not in text and str(alice.user.id) not in text
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+async def test_watchlist_flags_the_fading_members_of_a_cohort(backend: Backend, tz: str) -> None:
+    """UTC guilds read member_daily, other timezones the hourly rows: the same cohort gives the same list."""
+    rng = np.random.default_rng(7)
+    async with SandboxDiscord() as sb:
+        guild = sb.add_guild("Cohort Guild")
+        general = sb.add_channel(guild, "general")
+        admin_role = sb.add_role(guild, "admin", permissions=discord.Permissions(manage_guild=True).value)
+        boss = sb.add_member(guild, "boss", roles=[admin_role])
+        steady = [sb.add_member(guild, f"steady{i}") for i in range(12)]
+        fading = [sb.add_member(guild, f"fading{i}") for i in range(6)]
+        fading_hidden = sb.add_member(guild, "fading-hidden")
+        histories = []
+        for member in steady:
+            days = [d for d in range(WINDOW) if rng.random() < 0.85]
+            histories.append(History(member.user.id, *pattern(days, messages=int(rng.integers(1, 9)))))
+        for n, member in enumerate([*fading, fading_hidden]):
+            silent = 10 + n  # active almost daily, then gone for 10 days or more
+            days = [d for d in range(silent, WINDOW) if rng.random() < 0.9]
+            histories.append(History(member.user.id, *pattern(days, messages=5, voice_s=900)))
+        await write_history(backend, guild.id, general.id, histories)
+        await opt_out(backend, guild.id, fading_hidden.user.id)
+        await update_settings(backend.engine, guild.id, timezone=tz)
+
+        async with live_bot(backend, sb, extensions=EXTENSIONS, clock=clock):
+            reply = await (await sb.invoke(guild, general, boss, "mentor watchlist", {"period": "30d"})).final()
+            assert reply.embeds and not reply.ephemeral, reply.content
+            lines = reply.embeds[0]["description"].splitlines()
+            flagged = {int(line.split(">")[0].removeprefix("<@")) for line in lines}
+            assert flagged == {m.user.id for m in fading}
+            assert all(" — high: " in line for line in lines)
+            # Ordered by risk, then the longest silent first.
+            assert [int(line.split(">")[0].removeprefix("<@")) for line in lines] == [
+                m.user.id for m in reversed(fading)
+            ]
+            assert fields(reply.embeds[0])["At risk"] == str(len(fading))
