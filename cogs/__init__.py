@@ -14,4 +14,4 @@ TRACKING_EXTENSIONS: tuple[str, ...] = (
 )
 
 # The command cogs (reports and settings), in load order.
-COMMAND_EXTENSIONS: tuple[str, ...] = ("cogs.mentor",)
+COMMAND_EXTENSIONS: tuple[str, ...] = ("cogs.mentor", "cogs.events", "cogs.weekly")

@@ -201,8 +201,15 @@ class Mentor(commands.Cog):
 
     def __init__(self, bot: StatsBot) -> None:
         self.bot = bot
-        self.data = MentorData(bot.engine)
-        self.reports = Reports(bot.engine)
+
+    @property
+    def data(self) -> MentorData:
+        """Mentor reads on the bot's engine (opened in ``setup_hook``, after the cog is built)."""
+        return MentorData(self.bot.engine)
+
+    @property
+    def reports(self) -> Reports:
+        return Reports(self.bot.engine)
 
     @mentor.command(name="card", description="A member's activity, regularity, trend, engagement and drop-off risk")
     @app_commands.describe(member="Whose card", period="Time span (default 30d)")
