@@ -113,7 +113,9 @@ class StatsBot(commands.AutoShardedBot):
         self.writer = BatchWriter(self.engine)
         self.optouts.load(await repo.optouts(self.engine))
         self.pusher = Pusher(self.counters, self.store, interval=PUSH_INTERVAL_S, spill=self.writer.apply)
-        self.flusher = Flusher(self.store, self.writer, interval=self.settings.FLUSH_INTERVAL_SECONDS)
+        self.flusher = Flusher(
+            self.store, self.writer, interval=self.settings.FLUSH_INTERVAL_SECONDS, optouts=self.optouts
+        )
         self.maintenance = Maintenance(self.engine, self.clock)
         self.tasks.spawn(self.pusher.run(), "pusher")
         self.tasks.spawn(self.flusher.run(), "flusher")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.buffer.store import BufferStore, StoreUnavailable
 from bot.loops import stopped_within
+from bot.privacy import OptOuts
 from db.errors import is_transient
 from db.flush import BatchWriter, FaultHook, _no_fault
 
@@ -36,9 +37,17 @@ class Flusher:
     """
 
     def __init__(
-        self, store: BufferStore, writer: BatchWriter, *, interval: float, fault: FaultHook = _no_fault
+        self,
+        store: BufferStore,
+        writer: BatchWriter,
+        *,
+        interval: float,
+        fault: FaultHook = _no_fault,
+        optouts: OptOuts | None = None,
     ) -> None:
         self.store = store
+        # Members who opted out: whatever of theirs is still in flight is never written.
+        self.optouts = optouts
         self.writer = writer
         self.interval = interval
         self.fault = fault
@@ -55,6 +64,8 @@ class Flusher:
             self.fault("frozen")
             for batch_id in await self.store.pending():
                 batch = await self.store.load(batch_id)
+                if self.optouts is not None and self.optouts.any():
+                    batch = batch.without_members(self.optouts.excluded)
                 self.fault("loaded")
                 written = await self.writer.apply(batch, self.fault)
                 self.fault("committed")

@@ -24,6 +24,10 @@ class OptOuts:
         # Checked for every event: skip building the key in the common case of no opt-outs.
         return bool(self._out) and (guild_id, user_id) in self._out
 
+    def any(self) -> bool:
+        """Whether anybody opted out anywhere."""
+        return bool(self._out)
+
     def in_guild(self, guild_id: int) -> set[int]:
         """The opted-out members of one guild (to filter reports)."""
         return {u for g, u in self._out if g == guild_id}

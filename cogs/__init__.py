@@ -14,4 +14,11 @@ TRACKING_EXTENSIONS: tuple[str, ...] = (
 )
 
 # The command cogs (reports and settings), in load order.
-COMMAND_EXTENSIONS: tuple[str, ...] = ("cogs.mentor", "cogs.events", "cogs.weekly")
+COMMAND_EXTENSIONS: tuple[str, ...] = (
+    "cogs.config",
+    "cogs.privacy",
+    "cogs.export",
+    "cogs.mentor",
+    "cogs.events",
+    "cogs.weekly",
+)

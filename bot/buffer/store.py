@@ -9,12 +9,13 @@ point leaves either the live set or a pending batch, which the next flush picks 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.buffer.codec import Rows, clean_text
 from bot.buffer.counters import Snapshot
-from bot.series import SERIES, CounterKey, RecordKey, RecordValue
+from bot.series import SERIES, USER_POSITION, CounterKey, RecordKey, RecordValue
 
 
 class StoreUnavailable(Exception):
@@ -43,6 +44,19 @@ class Batch:
     def __len__(self) -> int:
         n = len(self.counters) if self.rows is None else sum(len(r) for r in self.rows.values())
         return n + len(self.records)
+
+    def without_members(self, excluded: Callable[[int, int], bool]) -> Batch:
+        """The batch minus every row and record of a (guild, member) that ``excluded`` names."""
+        rows: Rows = {}
+        for code, series_rows in self.grouped().items():
+            u = USER_POSITION[code] - 1  # row keys have no series code in front
+            rows[code] = {k: v for k, v in series_rows.items() if not excluded(int(k[0]), int(k[u]))}
+        records = {
+            k: v
+            for k, v in self.records.items()
+            if (pos := USER_POSITION.get(str(k[0]))) is None or not excluded(int(k[1]), int(k[pos]))
+        }
+        return Batch(self.batch_id, records=records, rows=rows)
 
 
 TEXT_SERIES = frozenset(code for code, s in SERIES.items() if str in s.dim_types)

@@ -42,3 +42,26 @@ async def test_presence_time_is_recorded_where_enabled_only(backend: Backend) ->
     assert [(r.guild_id, r.user_id, r.application_id, r.name, r.seconds) for r in rows] == [
         (on.id, alice.user.id, 4242, "Chess", 125)
     ]
+
+
+async def test_config_presence_switches_tracking_for_that_guild(backend: Backend) -> None:
+    import discord
+
+    from db.guilds import get_settings
+
+    async with SandboxDiscord() as sb:
+        guild = sb.add_guild("Switch")
+        general = sb.add_channel(guild, "general")
+        admin_role = sb.add_role(guild, "admin", permissions=discord.Permissions(manage_guild=True).value)
+        boss = sb.add_member(guild, "boss", roles=[admin_role])
+        plain = sb.add_member(guild, "plain")
+        async with live_bot(backend, sb) as bot:
+            denied = await (await sb.invoke(guild, general, plain, "config presence", {"enabled": True})).final()
+            assert denied.ephemeral and "Manage Server" in denied.content
+            reply = await (await sb.invoke(guild, general, boss, "config presence", {"enabled": True})).final()
+            assert reply.ephemeral and "Presence" in reply.content
+            assert (await get_settings(backend.engine, guild.id)).presence_tracking
+            tracker = bot.get_cog("PresenceTracker")
+            assert tracker is not None and guild.id in tracker.enabled  # type: ignore[attr-defined]
+            await (await sb.invoke(guild, general, boss, "config presence", {"enabled": False})).final()
+            assert guild.id not in tracker.enabled  # type: ignore[attr-defined]

@@ -1,0 +1,100 @@
+"""Opt-outs and erasure: who opted out of recording in a guild, and deleting one member's data in one guild."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import tables as t
+
+log = logging.getLogger(__name__)
+
+# Every table holding rows of one member (keyed by user_id) in a guild.
+MEMBER_TABLES: tuple[sa.Table, ...] = (
+    *t.HOURLY.values(),
+    *t.DAILY.values(),
+    t.member_daily,
+    t.voice_sessions,
+    t.member_joins,
+)
+
+
+async def get_mode(engine: AsyncEngine, guild_id: int, user_id: int) -> str | None:
+    """The member's opt-out mode (``hide`` or ``delete``), or None when recorded."""
+    o = t.optouts
+    async with engine.connect() as conn:
+        mode = await conn.scalar(sa.select(o.c.mode).where(o.c.guild_id == guild_id, o.c.user_id == user_id))
+    return None if mode is None else str(mode)
+
+
+async def set_optout(engine: AsyncEngine, guild_id: int, user_id: int, mode: str, now: datetime) -> None:
+    """Store (or change) the member's opt-out."""
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(t.optouts).values(guild_id=guild_id, user_id=user_id, mode=mode, created_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=["guild_id", "user_id"], set_={"mode": mode})
+    async with engine.begin() as conn:
+        await conn.execute(stmt)
+
+
+async def remove_optout(engine: AsyncEngine, guild_id: int, user_id: int) -> str | None:
+    """Delete the member's opt-out; returns the mode it had, or None when there was none."""
+    o = t.optouts
+    where = (o.c.guild_id == guild_id, o.c.user_id == user_id)
+    async with engine.begin() as conn:
+        mode = await conn.scalar(sa.select(o.c.mode).where(*where))
+        await conn.execute(sa.delete(o).where(*where))
+    return None if mode is None else str(mode)
+
+
+async def erase_member(engine: AsyncEngine, guild_id: int, user_id: int) -> int:
+    """Delete every stored row of one member in one guild, and forget them as an inviter; returns rows touched.
+
+    Other members' joins keep their invite code but lose the inviter's id; the
+    invites the member created keep their code and counts, without the inviter.
+    """
+    touched = 0
+    async with engine.begin() as conn:
+        for table in MEMBER_TABLES:
+            result = await conn.execute(
+                sa.delete(table).where(table.c.guild_id == guild_id, table.c.user_id == user_id)
+            )
+            touched += result.rowcount or 0
+        for table in (t.member_joins, t.invites):
+            result = await conn.execute(
+                sa.update(table)
+                .where(table.c.guild_id == guild_id, table.c.inviter_id == user_id)
+                .values(inviter_id=None)
+            )
+            touched += result.rowcount or 0
+    log.info("erased %d rows of member %s in guild %s", touched, user_id, guild_id)
+    return touched
+
+
+async def member_rows(engine: AsyncEngine, guild_id: int, user_id: int) -> dict[str, int]:
+    """How many rows reference the member in each table (user_id or inviter_id): for status and tests."""
+    counts: dict[str, int] = {}
+    async with engine.connect() as conn:
+        for table in MEMBER_TABLES:
+            counts[table.name] = int(
+                await conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(table)
+                    .where(table.c.guild_id == guild_id, table.c.user_id == user_id)
+                )
+                or 0
+            )
+        for table in (t.member_joins, t.invites):
+            key = f"{table.name}.inviter_id"
+            counts[key] = int(
+                await conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(table)
+                    .where(table.c.guild_id == guild_id, table.c.inviter_id == user_id)
+                )
+                or 0
+            )
+    return counts
