@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | migrate``."""
+"""Command line: ``python -m bot run | migrate | demo [--out DIR]``."""
 
 from __future__ import annotations
 
@@ -114,12 +114,21 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot (needs DISCORD_TOKEN); applies pending migrations first")
     sub.add_parser("migrate", help="apply pending database migrations")
+    demo = sub.add_parser("demo", help="run the real bot against a built-in offline Discord and a synthetic community")
+    demo.add_argument("--out", default="demo-output", help="where to write the images, embeds and index.md")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "demo":
+        from pathlib import Path
+
+        from bot.demo.runner import main as demo_main
+
+        logs.configure(max(settings.log_level, logging.WARNING))  # the progress bar is the output
+        return demo_main(Path(args.out))
     logs.configure(settings.log_level)
     try:
         if args.command == "migrate":

@@ -1,0 +1,1 @@
+"""The demo: a synthetic community (with its own ground truth) and ``python -m bot demo``."""

@@ -1,0 +1,679 @@
+"""``python -m bot demo``: the real bot against the sandbox and the synthetic community.
+
+Steps: start the sandbox and build the community in it; start StatsBot in this
+process (SQLite in DIR unless DATABASE_URL is set); run ``/backfill``; replay the live
+script while driving the bot's clock; flush; configure the guild with ``/config``
+where that command exists; invoke every synced slash command with options from
+``PLAN``; run the scheduled-report checks the cogs expose (``post_due``); write every
+reply (PNG, other files, embeds as JSON) and ``index.md`` into DIR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TextIO
+from zoneinfo import ZoneInfo
+
+import discord
+
+from bot.app import EXTENSIONS, StatsBot
+from bot.demo.community import CUSTOM_EMOJIS, HOUR, Community, GroundTruth, build_community, ground_truth
+from bot.sandbox import (
+    CustomEmoji,
+    InteractionReply,
+    SandboxChannel,
+    SandboxDiscord,
+    SandboxGuild,
+    SandboxMember,
+    SandboxRole,
+    SandboxUser,
+    StoredFile,
+    StoredMessage,
+    redirect_discord,
+)
+from bot.settings import load_settings
+from db.engine import create_engine
+from db.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+SEED: Final = 7
+TIMEZONE: Final = "Europe/Berlin"
+REPLY_TIMEOUT_S: Final = 60.0
+SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
+JOIN_ROUNDS: Final = 5
+ATTACHMENT_BYTES: Final = b"\x89PNG\r\n\x1a\n demo attachment"
+
+Options = dict[str, Any]
+
+
+class DemoClock:
+    """The bot's clock: fixed at a given second while the script is replayed, else the wall clock."""
+
+    def __init__(self) -> None:
+        self.fixed: int | None = None
+
+    def __call__(self) -> float:
+        return float(self.fixed) if self.fixed is not None else time.time()
+
+    def set(self, epoch_s: int) -> None:
+        """Stop the clock at this second."""
+        self.fixed = epoch_s
+
+    def release(self) -> None:
+        """Follow the wall clock again."""
+        self.fixed = None
+
+
+class DemoBot(StatsBot):
+    """StatsBot without discord.py's 5 s wait between shards (the sandbox has no identify limit)."""
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class World:
+    """The community as built in the sandbox: sandbox objects by the community's keys."""
+
+    guild: SandboxGuild
+    users: dict[str, SandboxUser]
+    channels: dict[str, SandboxChannel]
+    roles: dict[str, SandboxRole]
+    messages: dict[int, StoredMessage] = field(default_factory=dict)
+
+    def member(self, key: str) -> SandboxMember:
+        """The guild member behind a key."""
+        return self.guild.members[self.users[key].id]
+
+    def key_of_user(self) -> dict[int, str]:
+        """Community keys by user id."""
+        return {u.id: k for k, u in self.users.items()}
+
+    def key_of_channel(self) -> dict[int, str]:
+        """Community keys by channel id."""
+        return {c.id: k for k, c in self.channels.items()}
+
+
+def _when(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def _files(count: int, index: int) -> list[StoredFile]:
+    return [StoredFile(f"notes-{index}-{i}.png", ATTACHMENT_BYTES) for i in range(count)]
+
+
+def populate(sb: SandboxDiscord, community: Community) -> World:
+    """Create the guild, roles, members, channels, invites and message history in the sandbox."""
+    users = {m.key: sb.add_user(m.key, bot=m.bot) for m in community.members}
+    owner = community.members[0].key
+    guild = sb.add_guild(community.name, owner=users[owner])
+    manage = discord.Permissions(manage_guild=True).value
+    roles = {r: sb.add_role(guild, r, permissions=manage if r == "Admin" else 0) for r in community.roles}
+    for m in community.members:
+        if m.key in community.joiners:
+            continue
+        joined = _when(community.anchor - m.joined_days_ago * 86400)
+        sb.add_member(guild, users[m.key], roles=[roles[r] for r in m.roles], joined_at=joined)
+    channels: dict[str, SandboxChannel] = {}
+    created = _when(community.anchor - 400 * 86400)
+    for c in community.channels:
+        if c.kind == "thread":
+            assert c.parent is not None
+            channels[c.key] = sb.add_thread(channels[c.parent], c.key, owner=users[owner], created_at=created)
+            continue
+        kind = {"text": discord.ChannelType.text, "forum": discord.ChannelType.forum}.get(
+            c.kind, discord.ChannelType.voice
+        )
+        channels[c.key] = sb.add_channel(guild, c.key, kind=kind, afk=c.afk, created_at=created)
+    for inv in community.invites:
+        sb.add_invite(
+            guild,
+            channels[inv.channel],
+            users[inv.inviter],
+            code=inv.code,
+            max_uses=inv.max_uses,
+            created_at=_when(community.anchor - 5 * 86400),
+        )
+    world = World(guild, users, channels, roles)
+    for h in community.history:
+        world.messages[h.index] = sb.add_message(
+            channels[h.channel],
+            users[h.author],
+            h.content,
+            created_at=_when(h.at),
+            attachments=_files(h.attachments, h.index),
+            reply_to=None if h.reply_to is None else world.messages[h.reply_to],
+        )
+    return world
+
+
+def _emoji(value: str) -> str | CustomEmoji:
+    for name, emoji_id in CUSTOM_EMOJIS:
+        if value == f"<:{name}:{emoji_id}>":
+            return CustomEmoji(emoji_id, name)
+    return value
+
+
+async def replay(sb: SandboxDiscord, world: World, community: Community, clock: DemoClock) -> None:
+    """Send the live script as gateway events, the bot's clock at each event's second."""
+    guild = world.guild
+    pending = False  # a clock-sensitive event was sent and may not be read yet
+    for e in community.live:
+        if pending and clock.fixed != e.at:
+            await sb.barrier()  # the bot read it while the clock still showed its second
+            pending = False
+        clock.set(e.at)
+        if e.kind == "message" and e.message is not None:
+            m = e.message
+            world.messages[m.index] = await sb.send_message(
+                world.channels[m.channel],
+                world.users[m.author],
+                m.content,
+                created_at=_when(m.at),
+                attachments=_files(m.attachments, m.index),
+                reply_to=None if m.reply_to is None else world.messages[m.reply_to],
+            )
+        elif e.kind == "reaction" and e.message_index is not None and e.emoji is not None:
+            target = world.messages[e.message_index]
+            await sb.add_reaction(target.channel_id, target.id, world.users[e.user], _emoji(e.emoji))
+        elif e.kind == "voice":
+            f = e.flags
+            await sb.voice_update(
+                guild,
+                world.users[e.user],
+                None if e.channel is None else world.channels[e.channel],
+                self_mute=f.self_mute,
+                self_deaf=f.self_deaf,
+                self_stream=f.self_stream,
+                self_video=f.self_video,
+            )
+            pending = True
+        elif e.kind == "join":
+            seen = len(sb.requests)
+            await sb.member_join(guild, world.users[e.user], invite=e.invite, joined_at=_when(e.at))
+            await _join_settled(sb, guild.id, seen)
+            pending = True
+        elif e.kind == "leave":
+            await sb.member_leave(guild, world.users[e.user])
+            pending = True
+    await sb.barrier()
+
+
+async def _join_settled(sb: SandboxDiscord, guild_id: int, seen: int, rounds: int = JOIN_ROUNDS) -> None:
+    """Wait until the bot has looked at the invites again after a join (it compares use counts then).
+
+    The clock must not move on before: an invite used up by the join is deleted, and the bot
+    accepts it as the one used only for a short while after the deletion. Each round is a
+    gateway round trip; a bot that never looks (no invite tracking loaded) costs ``rounds`` of them.
+    """
+    path = f"/guilds/{guild_id}/invites"
+    for _ in range(rounds):
+        await sb.barrier()
+        if any(r.method == "GET" and r.path.endswith(path) and r.status for r in sb.requests[seen:]):
+            await sb.barrier()  # the answer reached the bot before this round trip did
+            return
+    log.info("the bot did not look at the invites after a join in guild %s", guild_id)
+
+
+async def backfill(sb: SandboxDiscord, world: World, admin: str, days: int = 30) -> InteractionReply:
+    """Run ``/backfill`` as an admin and wait until it reports that it finished."""
+    result = await sb.invoke(world.guild, world.channels["general"], world.users[admin], "backfill", {"days": days})
+    async with asyncio.timeout(REPLY_TIMEOUT_S):
+        await result.wait_until(lambda r: any("finished" in x.content for x in r.replies))
+    return result.replies[-1]
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    sb: SandboxDiscord,
+    database_url: str,
+    redis_url: str | None,
+    clock: DemoClock,
+    extensions: Sequence[str],
+) -> AsyncIterator[DemoBot]:
+    """The real bot in this process against the sandbox, ready; closed (with a final flush) after."""
+    redirect_discord(sb.url)
+    settings = load_settings(
+        DATABASE_URL=database_url, REDIS_URL=redis_url, DISCORD_TOKEN=sb.token, DISCORD_API_URL=sb.url
+    )
+    bot = DemoBot(settings, extensions=extensions, clock=clock, render_processes=0)
+    bot._connection.guild_ready_timeout = 0.05  # ready right after the last GUILD_CREATE
+    task = asyncio.create_task(bot.start(sb.token), name="demo bot")
+    try:
+        ready = asyncio.ensure_future(bot.wait_until_ready())
+        done, _ = await asyncio.wait({ready, task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            if task.done():
+                task.result()  # raise the start failure
+            raise RuntimeError("the bot did not become ready within 30 s")
+        yield bot
+    finally:
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def flush(bot: StatsBot) -> None:
+    """Push and flush everything the bot holds."""
+    await bot.pusher.drain()
+    await bot.flusher.flush_once()
+
+
+# -- the command plan ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One invocation: command path, who runs it (``admin``, ``member``, ``mentor``), options, reply kind.
+
+    Option values ``@key`` are members, ``#key`` channels, ``&key`` roles; ``quiet`` marks
+    commands whose normal answer is ephemeral (settings, privacy).
+    """
+
+    path: str
+    who: str
+    options: Options
+    quiet: bool = False
+
+
+def plan(community: Community, top_member: str) -> list[Planned]:
+    """Every SPEC command with sensible options; config first, privacy last."""
+    local = _when(community.anchor).astimezone(ZoneInfo(TIMEZONE))
+    start = local.strftime("%H:%M")
+    steps = [
+        Planned("config timezone", "admin", {"tz": TIMEZONE}, quiet=True),
+        Planned("config report-channel", "admin", {"channel": "#reports"}, quiet=True),
+        Planned("config mentor-role", "admin", {"role": "&Mentor"}, quiet=True),
+        Planned(
+            "config event",
+            "admin",
+            {"action": "add", "start": start, "minutes": 60, "days": "every day", "channels": "Study Room*"},
+            quiet=True,
+        ),
+        Planned("config weekly", "admin", {"weekday": "Monday", "time": "00:00"}, quiet=True),
+        Planned("config retention", "admin", {"days": 0}, quiet=True),
+        Planned("config show", "admin", {}, quiet=True),
+        Planned("stats server", "member", {"period": "30d"}),
+        Planned("stats user", "member", {"member": f"@{top_member}", "period": "30d"}),
+        Planned("stats channel", "member", {"channel": "#general", "period": "30d"}),
+    ]
+    steps += [Planned("top", "member", {"metric": m, "period": "30d"}) for m in ("messages", "voice", "emojis")]
+    steps += [Planned("top", "member", {"metric": m, "period": "30d"}) for m in ("invites", "commands")]
+    steps += [
+        Planned("emojis", "member", {"period": "30d"}),
+        Planned("invites", "member", {"period": "30d"}),
+        Planned("event report", "member", {"date": local.date().isoformat(), "start": start}),
+        Planned("report weekly", "admin", {}),
+        Planned("mentor card", "mentor", {"member": f"@{top_member}", "period": "30d"}),
+        Planned("mentor watchlist", "mentor", {"period": "30d"}),
+    ]
+    steps += [
+        Planned("export", "admin", {"dataset": d, "period": "30d"})
+        for d in ("messages", "voice", "emojis", "apps", "invites")
+    ]
+    steps += [
+        Planned("privacy status", "member", {}, quiet=True),
+        Planned("privacy optout", "member", {"mode": "hide"}, quiet=True),
+        Planned("privacy optin", "member", {}, quiet=True),
+    ]
+    return steps
+
+
+def synced_paths(sb: SandboxDiscord) -> dict[str, list[dict[str, Any]]]:
+    """Every synced chat-input command path ("stats user") with its option schema."""
+    out: dict[str, list[dict[str, Any]]] = {}
+
+    def walk(prefix: str, options: list[dict[str, Any]]) -> None:
+        subs = [o for o in options if o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)]
+        if not subs:
+            out[prefix] = options
+        for o in subs:
+            walk(f"{prefix} {o['name']}", list(o.get("options", [])))
+
+    commands = list(sb.world.global_commands)
+    for listed in sb.world.guild_commands.values():
+        commands += listed
+    for c in commands:
+        if c.get("type", 1) == 1:
+            walk(c["name"], list(c.get("options", [])))
+    return out
+
+
+def resolve_options(world: World, schema: list[dict[str, Any]], wanted: Options) -> tuple[Options, str | None]:
+    """The options the synced schema accepts, with references resolved and choices matched; or why not."""
+    out: Options = {}
+    for spec in schema:
+        name = spec["name"]
+        if name not in wanted:
+            if spec.get("required"):
+                return {}, f"needs option {name!r}, which the demo plan does not give"
+            continue
+        value = wanted[name]
+        if isinstance(value, str) and value[:1] in "@#&" and len(value) > 1:
+            ref = value[1:]
+            if value[0] == "@":
+                value = world.member(ref)
+            elif value[0] == "&":
+                value = world.roles[ref]
+            elif spec["type"] == 7:
+                value = world.channels[ref]
+        choices = spec.get("choices") or []
+        if choices and all(value != c["value"] for c in choices):
+            match = [c for c in choices if str(c["name"]).lower() == str(value).lower()]
+            value = (match or choices)[0]["value"]
+        out[name] = value
+    return out, None
+
+
+# -- steps and output ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Step:
+    """One line of the index: what ran, as whom, and what came back."""
+
+    number: int
+    title: str
+    who: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+    status: str = "ok"  # ok, answered, error, failed, skipped, not available
+    note: str = ""
+    figures: list[tuple[str, str]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    content: str = ""
+
+    @property
+    def slug(self) -> str:
+        """The file name stem: ``NN-command-name``."""
+        return f"{self.number:02d}-" + re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
+
+
+class Progress:
+    """A text progress bar on a stream (stderr), redrawn in place on a terminal."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.width = width
+
+    def step(self, label: str) -> None:
+        """Count one step done and draw the bar with its label."""
+        self.done += 1
+        if self.stream is None:
+            return
+        frac = min(1.0, self.done / max(1, self.total))
+        filled = round(frac * self.width)
+        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {label}"
+        if self.stream.isatty():
+            self.stream.write("\r\x1b[K" + bar[:120])
+            if self.done >= self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(bar + "\n")
+        self.stream.flush()
+
+
+def _shown(options: Options) -> dict[str, str]:
+    def one(v: Any) -> str:
+        if isinstance(v, SandboxMember):
+            return f"@{v.user.username}"
+        if isinstance(v, SandboxChannel):
+            return f"#{v.name}"
+        if isinstance(v, SandboxRole):
+            return f"@{v.name}"
+        return str(v)
+
+    return {k: one(v) for k, v in options.items()}
+
+
+def write_replies(out: Path, step: Step, messages: Sequence[tuple[str, StoredMessage]]) -> None:
+    """Write a step's files and one JSON of its messages (content, embeds, ephemeral, files, alt text)."""
+    records: list[dict[str, Any]] = []
+    pngs = 0
+    for kind, message in messages:
+        files: list[dict[str, Any]] = []
+        for f in message.files:
+            if f.filename.lower().endswith(".png"):
+                pngs += 1
+                name = f"{step.slug}.png" if pngs == 1 else f"{step.slug}-{pngs}.png"
+            else:
+                name = f"{step.slug}-{f.filename}"
+            (out / name).write_bytes(f.data)
+            step.files.append(name)
+            files.append({"path": name, "filename": f.filename, "alt": f.description, "bytes": len(f.data)})
+        for embed in message.embeds:
+            step.figures += [(str(x.get("name", "")), str(x.get("value", ""))) for x in embed.get("fields", [])]
+        records.append(
+            {
+                "reply": kind,
+                "content": message.content,
+                "ephemeral": message.ephemeral,
+                "embeds": message.embeds,
+                "files": files,
+            }
+        )
+        step.content = step.content or message.content
+    payload = {"step": step.number, "command": step.title, "who": step.who, "options": step.options}
+    (out / f"{step.slug}.json").write_text(json.dumps(payload | {"messages": records}, indent=2, ensure_ascii=False))
+    step.files.append(f"{step.slug}.json")
+
+
+def is_error(messages: Sequence[tuple[str, StoredMessage]]) -> bool:
+    """An answer that is one ephemeral sentence with nothing else: the bot's error shape."""
+    return bool(messages) and all(m.ephemeral and not m.embeds and not m.files for _k, m in messages)
+
+
+@dataclass(slots=True)
+class DemoResult:
+    """What the demo did: its steps, the unexpected errors and where it wrote."""
+
+    steps: list[Step]
+    unexpected_errors: int
+    out: Path
+    seconds: float
+    commands_found: list[str]
+
+
+async def invoke_step(
+    sb: SandboxDiscord, world: World, step: Step, path: str, user: str, options: Options, out: Path
+) -> list[tuple[str, StoredMessage]]:
+    """Invoke one command, wait for its answer (and any follow-ups), write the replies."""
+    result = await sb.invoke(world.guild, world.channels["general"], world.users[user], path, options)
+    await result.final(timeout=REPLY_TIMEOUT_S)
+    messages = [(r.kind, r.message) for r in result.replies]
+    write_replies(out, step, messages)
+    return messages
+
+
+async def run_scheduled(bot: StatsBot, sb: SandboxDiscord, world: World, out: Path, steps: list[Step]) -> None:
+    """Run every cog's due check now (``post_due``) and write what it posted to the report channel."""
+    reports = world.channels["reports"]
+    for name, cog in sorted(bot.cogs.items()):
+        due = getattr(cog, "post_due", None)
+        if due is None:
+            continue
+        step = Step(len(steps) + 1, f"scheduled {name}", who="the bot")
+        steps.append(step)
+        before = {m.id for m in sb.messages_in(reports, by_bot=True)}
+        try:
+            await due(datetime.fromtimestamp(bot.clock(), UTC))
+        except Exception as exc:
+            log.exception("scheduled check of %s failed", name)
+            step.status, step.note = "failed", f"{type(exc).__name__}: {exc}"
+            continue
+        await sb.barrier()
+        posted = [("post", m) for m in sb.messages_in(reports, by_bot=True) if m.id not in before]
+        write_replies(out, step, posted)
+        step.note = f"{len(posted)} post(s) in #reports" if posted else "nothing was due"
+    if not any(s.title.startswith("scheduled") for s in steps):
+        steps.append(Step(len(steps) + 1, "scheduled reports", status="not available", note="no cog exposes post_due"))
+
+
+def prepare(out: Path, database_url: str | None) -> str:
+    """Create ``out``, remove a previous run's files there; the database URL (a fresh SQLite file by default)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("[0-9][0-9]-*"):
+        old.unlink()
+    if database_url is not None:
+        return database_url
+    db_file = out / "demo.sqlite3"
+    db_file.unlink(missing_ok=True)
+    return f"sqlite+aiosqlite:///{db_file.resolve()}"
+
+
+async def run_demo(
+    out: Path,
+    *,
+    seed: int = SEED,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    stream: TextIO | None = sys.stderr,
+) -> DemoResult:
+    """The whole demo into ``out``; SQLite in ``out`` unless a database URL is given."""
+    began = time.monotonic()
+    database_url = prepare(out, database_url)
+    progress = Progress(6, stream)
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    anchor = datetime.fromtimestamp((int(time.time()) // HOUR - 4) * HOUR, UTC)
+    community = build_community(seed, anchor)
+    truth = ground_truth(community)
+    clock = DemoClock()
+    clock.set(community.anchor)
+    steps: list[Step] = []
+    errors = 0
+    async with SandboxDiscord(bot_name="StatsBot") as sb:
+        world = populate(sb, community)
+        progress.step("community built")
+        async with running_bot(sb, database_url, redis_url, clock, EXTENSIONS) as bot:
+            progress.step("bot ready")
+            found = synced_paths(sb)
+            planned = plan(community, truth.member_messages().most_common(1)[0][0])
+            progress.total += len(planned) + 2
+            admin, mentor = community.with_role("Admin")[0], community.with_role("Mentor")[0]
+            member = next(k for k in community.humans() if k not in (admin, mentor, *community.with_role("Mentor")))
+            who = {"admin": admin, "mentor": mentor, "member": member}
+            step = Step(1, "backfill", who=admin, options={"days": "30"})
+            steps.append(step)
+            reply = await backfill(sb, world, admin)
+            write_replies(out, step, [("final", reply.message)])
+            progress.step("backfill")
+            await replay(sb, world, community, clock)
+            clock.release()
+            progress.step("live script replayed")
+            await flush(bot)
+            progress.step("flushed")
+            for p in planned:
+                step = Step(len(steps) + 1, " ".join([p.path, *(str(v) for v in p.options.values())][:3]))
+                step.who = who[p.who]
+                steps.append(step)
+                schema = found.get(p.path)
+                if schema is None:
+                    step.status, step.note = "not available", "not available in this build"
+                    progress.step(f"/{p.path} (not available)")
+                    continue
+                options, why = resolve_options(world, schema, p.options)
+                step.options = _shown(options)
+                if why is not None:
+                    step.status, step.note = "skipped", why
+                    progress.step(f"/{p.path} (skipped)")
+                    continue
+                try:
+                    messages = await invoke_step(sb, world, step, p.path, step.who, options, out)
+                except Exception as exc:
+                    log.exception("/%s failed", p.path)
+                    step.status, step.note = "failed", f"{type(exc).__name__}: {exc}"
+                    errors += 1
+                else:
+                    if is_error(messages):
+                        step.status = "answered" if p.quiet else "error"
+                        errors += 0 if p.quiet else 1
+                progress.step(f"/{p.path}")
+            await run_scheduled(bot, sb, world, out, steps)
+            progress.step("scheduled reports")
+            await flush(bot)
+        planned_paths = {p.path for p in planned}
+        extra = sorted(set(found) - planned_paths - {"backfill"})
+        for path in extra:
+            steps.append(Step(len(steps) + 1, path, status="skipped", note="synced, but not in the demo plan"))
+    result = DemoResult(steps, errors, out, time.monotonic() - began, sorted(found))
+    write_index(out, result, community, truth, database_url)
+    progress.step("index written")
+    return result
+
+
+def write_index(out: Path, result: DemoResult, community: Community, truth: GroundTruth, database_url: str) -> None:
+    """``index.md``: every step with its status, figures and files, and what was skipped."""
+    voice_s = sum(sum(v for b, v in c.items() if b not in ("streaming_s", "video_s")) for c in truth.voice.values())
+    lines = [
+        "# StatsBot demo",
+        "",
+        f"Community *{community.name}* (seed {community.seed}): {len(community.members)} users, "
+        f"{len(community.channels)} channels, {len(community.history):,} history messages, "
+        f"{len(community.live)} live events; database `{_redact(database_url)}`; "
+        f"finished in {result.seconds:.1f} s.",
+        "",
+        f"Ground truth: {sum(t.messages for t in truth.messages.values()):,} counted messages, "
+        f"{voice_s // 60:,} voice minutes in the live script, {len(truth.joins)} joins via invites.",
+        "",
+        f"Commands found (synced by the bot): {', '.join(f'`/{c}`' for c in result.commands_found)}",
+        "",
+        "| # | step | as | options | status | figures | files |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in result.steps:
+        opts = " ".join(f"{k}:{v}" for k, v in s.options.items())
+        figures = "; ".join(f"{n}: {v}" for n, v in s.figures[:8])
+        if s.status in ("answered", "error") and s.content:
+            figures = s.content.replace("\n", " ")[:200]
+        files = " ".join(f"[{f}]({f})" for f in s.files)
+        status = s.status + (f" — {s.note}" if s.note else "")
+        title = s.title if s.title.startswith("scheduled") else f"/{s.title}"
+        lines.append(f"| {s.number} | `{title}` | {s.who} | {opts} | {status} | {_cell(figures)} | {files} |")
+    missing = [s.title for s in result.steps if s.status == "not available"]
+    lines += ["", "## Not available in this build", ""]
+    lines += [f"- `/{t}`" for t in missing] or ["- none"]
+    images = [f for s in result.steps for f in s.files if f.endswith(".png")]
+    if images:
+        lines += ["", "## Images", ""] + [f"![{f}]({f})" for f in images]
+    (out / "index.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _cell(text: str) -> str:
+    """Text that fits in one Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " / ")
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def main(out: Path) -> int:
+    """Run the demo (``python -m bot demo``); 1 when an existing command answered with an unexpected error."""
+    logging.getLogger("discord.client").setLevel(logging.ERROR)  # "voice will NOT be supported": no audio here
+    database_url = os.environ.get("DATABASE_URL") or None
+    redis_url = os.environ.get("REDIS_URL") or None
+    result = asyncio.run(run_demo(out, database_url=database_url, redis_url=redis_url))
+    shown = sum(1 for s in result.steps if s.status == "ok")
+    sys.stdout.write(
+        f"demo finished in {result.seconds:.1f} s: {shown} steps answered, "
+        f"{result.unexpected_errors} unexpected errors; see {out / 'index.md'}\n"
+    )
+    return 1 if result.unexpected_errors else 0
