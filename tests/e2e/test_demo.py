@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from bot.app import EXTENSIONS
 from bot.demo.community import build_community, ground_truth
-from bot.demo.runner import DemoClock, backfill, demo_extensions, flush, populate, replay, running_bot
+from bot.demo.runner import DemoClock, backfill, flush, populate, replay, running_bot
 from bot.render.theme import CARD_SIZE, CHART_SIZE
 from bot.sandbox import SandboxDiscord
 from db.migrate import upgrade
@@ -90,7 +91,7 @@ async def test_stored_figures_equal_the_ground_truth(storage: Storage) -> None:
     clock.set(community.anchor)
     async with SandboxDiscord() as sb:
         world = populate(sb, community)
-        async with running_bot(sb, storage.database_url, storage.redis_url, clock, demo_extensions()) as bot:
+        async with running_bot(sb, storage.database_url, storage.redis_url, clock, EXTENSIONS) as bot:
             reply = await backfill(sb, world, community.with_role("Admin")[0])
             assert "finished" in reply.content
             await replay(sb, world, community, clock)
