@@ -15,6 +15,10 @@ TRACKING_EXTENSIONS: tuple[str, ...] = (
 
 # The command cogs (reports and settings), in load order.
 COMMAND_EXTENSIONS: tuple[str, ...] = (
+    "cogs.stats",
+    "cogs.top",
+    "cogs.emoji_report",
+    "cogs.invite_report",
     "cogs.config",
     "cogs.privacy",
     "cogs.export",

@@ -10,6 +10,8 @@ from discord import app_commands
 
 from bot.app import EXTENSIONS, StatsBot
 from bot.settings import load_settings
+from db.engine import create_engine
+from db.migrate import upgrade
 
 
 def discord_events() -> set[str]:
@@ -20,10 +22,12 @@ def discord_events() -> set[str]:
     return names
 
 
-async def test_cogs_listen_only_to_real_events_and_commands_are_unique() -> None:
+async def test_cogs_listen_only_to_real_events_and_commands_are_unique(tmp_path: Path) -> None:
     events = discord_events()
     assert {"message", "voice_state_update", "raw_reaction_add", "member_join"} <= events
     bot = StatsBot(load_settings(DATABASE_URL="sqlite+aiosqlite:///:memory:"), extensions=EXTENSIONS)
+    bot.engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}")  # as setup_hook does, before cogs
+    await upgrade(bot.engine)
     for ext in EXTENSIONS:
         await bot.load_extension(ext)
     try:
@@ -45,3 +49,4 @@ async def test_cogs_listen_only_to_real_events_and_commands_are_unique() -> None
     finally:
         for ext in reversed(EXTENSIONS):
             await bot.unload_extension(ext)
+        await bot.engine.dispose()

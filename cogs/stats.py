@@ -1,0 +1,209 @@
+"""/stats server, /stats user and /stats channel: totals, series, rankings and the member and channel cards.
+
+Stores nothing: it reads what the tracking cogs recorded (db/reports.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES
+from bot.errors import NothingRecorded, UserError
+from bot.permissions import member_of
+from bot.render import models
+from bot.render.alt import alt_channel, alt_server, alt_user
+from bot.replies import leaderboard_lines, report_embed, send_report
+from bot.reports.builders import activity_series, check_options, heatmap, read_span, render_period, series_span
+from bot.reports.context import channel_name, guild_period, member_name
+from db.reports import Reports
+
+if TYPE_CHECKING:
+    from bot.app import StatsBot
+
+PERIODS = [app_commands.Choice(name=p, value=p) for p in PERIOD_CHOICES]
+Channel = app_commands.AppCommandChannel | app_commands.AppCommandThread
+TOP = 10
+
+
+class Stats(commands.Cog):
+    """The /stats commands: a server, a member or a channel over a period."""
+
+    stats = app_commands.Group(name="stats", description="Activity statistics of this server", guild_only=True)
+
+    def __init__(self, bot: StatsBot) -> None:
+        self.bot = bot
+        self.reports = Reports(bot.engine)
+
+    @stats.command(name="server", description="Server totals, activity over time, top channels and members")
+    @app_commands.describe(period="Time span (default 7d)", channel="Only this channel and its threads")
+    @app_commands.choices(period=PERIODS)
+    async def server(
+        self, interaction: discord.Interaction, period: str = DEFAULT_PERIOD, channel: Channel | None = None
+    ) -> None:
+        """Server totals, activity over time, top channels and members."""
+        member = member_of(interaction)
+        check_options(period)
+        guild = member.guild
+        span_period = await guild_period(self.bot, self.reports, guild.id, period)
+        channels = None if channel is None else await self._channel_family(guild, channel.id)
+        span = read_span(span_period)
+        # The series covers the whole period exactly: the totals are its sums.
+        points = await self.reports.series(guild.id, series_span(span_period), channels)
+        totals = await self.reports.totals_from(guild.id, span, points, channels)
+        if totals.messages == 0 and totals.voice_seconds == 0:
+            where = "in that channel" if channel is not None else "in this server"
+            raise NothingRecorded(f"Nothing was recorded {where} in this period.")
+        await interaction.response.defer(thinking=True)
+        top_members = await self.reports.top_members(guild.id, span, "messages", TOP, channels)
+        top_channels = [] if channels is not None else await self.reports.top_channels(guild.id, span, TOP)
+        stored = await self.reports.channel_info(guild.id, [c for c, _ in top_channels])
+        label = (
+            None
+            if channel is None
+            else channel_name(guild, channel.id, await self.reports.channel_info(guild.id, [channel.id]))
+        )
+        model = models.ServerReport(
+            guild_name=guild.name,
+            period=render_period(span_period),
+            messages=totals.messages,
+            voice_minutes=totals.voice_minutes,
+            active_members=totals.active_members,
+            series=activity_series(points, span_period),
+            top_channels=tuple(models.RankedItem(channel_name(guild, c, stored), v, c) for c, v in top_channels),
+            top_members=tuple(models.RankedItem(member_name(guild, u), v, u) for u, v in top_members),
+            channel_name=label,
+        )
+        embed = report_embed(
+            f"{guild.name}" + (f" · #{label}" if label else ""),
+            {
+                "Messages": totals.messages,
+                "Voice minutes": round(totals.voice_minutes),
+                "Active members": totals.active_members,
+            },
+            description=_top_block("Top members by messages", top_members),
+            footer=model.period.describe(),
+        )
+        await send_report(self.bot, interaction, kind="server", model=model, alt=alt_server(model), embed=embed)
+
+    @stats.command(name="user", description="A member's card: messages, voice, rank, active hours, channels, emojis")
+    @app_commands.describe(member="Whose card (default: you)", period="Time span (default 7d)")
+    @app_commands.choices(period=PERIODS)
+    async def user(
+        self, interaction: discord.Interaction, member: discord.User | None = None, period: str = DEFAULT_PERIOD
+    ) -> None:
+        """A member's card: messages, voice, rank, active hours, channels, emojis."""
+        caller = member_of(interaction)
+        check_options(period)
+        guild = caller.guild
+        target = caller if member is None else guild.get_member(member.id)
+        if target is None:
+            raise UserError("That user is not a member of this server.")
+        if target.bot:
+            raise UserError("Bots are not tracked.")
+        if await self.reports.is_opted_out(guild.id, target.id):
+            if target.id == caller.id:
+                raise UserError("You opted out, so nothing is recorded or shown about you; /privacy optin resumes it.")
+            raise NothingRecorded(f"Nothing was recorded for {target.display_name} in this period.")
+        span_period = await guild_period(self.bot, self.reports, guild.id, period)
+        span = read_span(span_period)
+        voice = await self.reports.member_voice(guild.id, target.id, span)
+        voice_total = voice.active_s + voice.muted_s + voice.deafened_s + voice.alone_s
+        if voice_total == 0 and await self.reports.member_total(guild.id, target.id, span) == 0:
+            raise NothingRecorded(f"Nothing was recorded for {target.display_name} in this period.")
+        await interaction.response.defer(thinking=True)
+        # Ranking aggregates every member of the period: after the deferral.
+        messages, rank, ranked = await self.reports.member_rank(guild.id, target.id, span)
+        hours = await self.reports.member_hours(guild.id, target.id, span)
+        channels = await self.reports.member_channels(guild.id, target.id, span)
+        emojis = await self.reports.emojis(guild.id, span, target.id, limit=5)
+        stored = await self.reports.channel_info(guild.id, [c for c, _ in channels])
+        breakdown = models.VoiceBreakdown(
+            active=voice.active_s / 60,
+            muted=voice.muted_s / 60,
+            deafened=voice.deafened_s / 60,
+            alone=voice.alone_s / 60,
+            streaming=voice.streaming_s / 60,
+            video=voice.video_s / 60,
+        )
+        model = models.UserReport(
+            guild_name=guild.name,
+            period=render_period(span_period),
+            user_id=target.id,
+            display_name=target.display_name,
+            messages=messages,
+            voice=breakdown,
+            heatmap=heatmap(hours, span_period),
+            rank=rank or None,
+            ranked_members=ranked,
+            top_channels=tuple(models.RankedItem(channel_name(guild, c, stored), v, c) for c, v in channels),
+            top_emojis=tuple(models.EmojiUse(e.emoji, e.message, e.reaction) for e in emojis),
+        )
+        figures: dict[str, int | float | str] = {"Messages": messages, "Voice minutes": round(breakdown.total)}
+        if rank:
+            figures["Rank"] = rank
+        embed = report_embed(target.display_name, figures, footer=model.period.describe())
+        await send_report(self.bot, interaction, kind="user", model=model, alt=alt_user(model), embed=embed)
+
+    @stats.command(name="channel", description="A channel's card: messages, voice, active members, top members")
+    @app_commands.describe(channel="The channel (its threads count with it)", period="Time span (default 7d)")
+    @app_commands.choices(period=PERIODS)
+    async def channel(self, interaction: discord.Interaction, channel: Channel, period: str = DEFAULT_PERIOD) -> None:
+        """A channel's card: messages, voice, active members, top members."""
+        caller = member_of(interaction)
+        check_options(period)
+        guild = caller.guild
+        family = await self._channel_family(guild, channel.id)
+        span_period = await guild_period(self.bot, self.reports, guild.id, period)
+        span = read_span(span_period)
+        points = await self.reports.series(guild.id, series_span(span_period), family)
+        totals = await self.reports.totals_from(guild.id, span, points, family)
+        name = channel_name(guild, channel.id, await self.reports.channel_info(guild.id, [channel.id]))
+        if totals.messages == 0 and totals.voice_seconds == 0:
+            raise NothingRecorded(f"Nothing was recorded in #{name} in this period.")
+        await interaction.response.defer(thinking=True)
+        top = await self.reports.top_members(guild.id, span, "messages", TOP, family)
+        model = models.ChannelReport(
+            guild_name=guild.name,
+            period=render_period(span_period),
+            channel_name=name,
+            messages=totals.messages,
+            voice_minutes=totals.voice_minutes,
+            active_members=totals.active_members,
+            series=activity_series(points, span_period),
+            top_members=tuple(models.RankedItem(member_name(guild, u), v, u) for u, v in top),
+        )
+        embed = report_embed(
+            f"#{name}",
+            {
+                "Messages": totals.messages,
+                "Voice minutes": round(totals.voice_minutes),
+                "Active members": totals.active_members,
+            },
+            description=_top_block("Top members by messages", top),
+            footer=model.period.describe(),
+        )
+        await send_report(self.bot, interaction, kind="channel", model=model, alt=alt_channel(model), embed=embed)
+
+    async def _channel_family(self, guild: discord.Guild, channel_id: int) -> list[int]:
+        """The channel and its threads, or a UserError when it is not a channel of this guild."""
+        if guild.get_channel_or_thread(channel_id) is None and not await self.reports.channel_info(
+            guild.id, [channel_id]
+        ):
+            raise UserError("That channel is not part of this server.")
+        return await self.reports.channel_family(guild.id, channel_id)
+
+
+def _top_block(title: str, entries: list[tuple[int, int]]) -> str | None:
+    """A leaderboard under a heading for the embed description, or nothing."""
+    if not entries:
+        return None
+    return f"**{title}**\n{leaderboard_lines(entries)}"
+
+
+async def setup(bot: StatsBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Stats(bot))

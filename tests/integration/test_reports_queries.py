@@ -1,0 +1,100 @@
+"""Report queries: the rollup path (whole UTC days from ``*_daily``/``member_daily``) agrees with the hourly path."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bot.analytics.periods import parse_period, parse_timezone
+from bot.app import StatsBot
+from bot.reports.builders import activity_series, series_span
+from bot.series import APPS, DAY, EMOJIS, HOUR, MESSAGES, VOICE
+from bot.settings import load_settings
+from db import tables as t
+from db.reports import Reports, split_period
+from tests.conftest import Backend
+
+pytestmark = pytest.mark.integration
+
+NOW = 1_795_000_000 + 1234  # mid-hour, so periods start and end inside hours and days
+G, OTHER = 11, 22
+OPTED_OUT = 105
+
+
+async def fill(backend: Backend) -> None:
+    """About 60 days of random activity in two guilds, through the real flush (hourly and rollups)."""
+    settings = load_settings(DATABASE_URL=backend.url, REDIS_URL=backend.redis_url, FLUSH_INTERVAL_SECONDS=3600)
+    store = backend.store() if backend.redis_url else None
+    bot = StatsBot(settings, extensions=(), store=store, clock=lambda: float(NOW), render_processes=0)
+    await bot.setup_hook()
+    rng = random.Random(7)
+    top = NOW - NOW % HOUR
+    for _ in range(1500):
+        guild = rng.choice((G, G, OTHER))
+        hour = top - rng.randrange(0, 60 * DAY // HOUR) * HOUR
+        user, channel = rng.randrange(100, 110), rng.randrange(1, 5)
+        bot.counters.incr((MESSAGES.code, guild, hour, channel, user, "messages"), rng.randrange(1, 9))
+        bot.counters.incr((VOICE.code, guild, hour, channel, user, rng.choice(("active_s", "muted_s"))), 60)
+        bot.counters.incr((EMOJIS.code, guild, hour, channel, user, rng.choice("ab"), "reaction", "count"), 1)
+        bot.counters.incr((APPS.code, guild, hour, channel, user, 9, "x", "count"), 1)
+    await bot.close()
+    async with backend.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(t.optouts).values(guild_id=G, user_id=OPTED_OUT, mode="hide", created_at=datetime.now(UTC))
+        )
+
+
+@pytest.mark.parametrize("tz_name", ["UTC", "America/Santiago"])
+async def test_rollups_and_hourly_rows_agree(backend: Backend, tz_name: str) -> None:
+    await fill(backend)
+    reports = Reports(backend.engine)
+    now = datetime.fromtimestamp(NOW, UTC)
+    tz = parse_timezone(tz_name)
+    for label in ("24h", "7d", "30d", "90d", "all"):
+        period = parse_period(label, now, tz, earliest=now - timedelta(days=75, minutes=13))
+        fast = split_period(period.start, period.end, True)
+        slow = split_period(period.start, period.end, False)
+        assert slow.day_start is None
+        if label in ("30d", "90d", "all"):
+            assert fast.uses_rollups
+        assert await reports.totals(G, fast) == await reports.totals(G, slow)
+        assert await reports.totals(G, fast, [1, 2]) == await reports.totals(G, slow, [1, 2])
+        assert await reports.top_channels(G, fast) == await reports.top_channels(G, slow)
+        for metric in ("messages", "voice", "emojis", "commands"):
+            ranking = await reports.top_members(G, fast, metric, 25)
+            assert ranking == await reports.top_members(G, slow, metric, 25)
+            assert OPTED_OUT not in dict(ranking)
+        assert await reports.top_members(G, fast, "voice", 25, [3]) == await reports.top_members(
+            G, slow, "voice", 25, [3]
+        )
+        assert await reports.member_rank(G, 101, fast) == await reports.member_rank(G, 101, slow)
+        assert await reports.member_voice(G, 101, fast) == await reports.member_voice(G, 101, slow)
+        assert await reports.member_channels(G, 101, fast) == await reports.member_channels(G, 101, slow)
+        assert await reports.emojis(G, fast) == await reports.emojis(G, slow)
+        assert await reports.emojis(G, fast, 102) == await reports.emojis(G, slow, 102)
+        by_rollup = activity_series(await reports.series(G, series_span(period, True)), period)
+        by_hour = activity_series(await reports.series(G, series_span(period, False)), period)
+        assert by_rollup.messages.tolist() == by_hour.messages.tolist()
+        assert by_rollup.voice_minutes.tolist() == by_hour.voice_minutes.tolist()
+        total = await reports.totals(G, slow)
+        assert sum(by_hour.messages) == total.messages
+        assert await reports.totals_from(G, fast, await reports.series(G, series_span(period))) == total
+
+
+async def test_opted_out_members_and_other_guilds_never_count(backend: Backend) -> None:
+    await fill(backend)
+    reports = Reports(backend.engine)
+    span = split_period(datetime(2020, 1, 1, tzinfo=UTC), datetime.fromtimestamp(NOW + DAY, UTC))
+    h = t.message_hourly
+    async with backend.engine.connect() as conn:
+        expected = (
+            await conn.execute(sa.select(sa.func.sum(h.c.messages)).where(h.c.guild_id == G, h.c.user_id != OPTED_OUT))
+        ).scalar()
+    totals = await reports.totals(G, span)
+    assert totals.messages == expected
+    assert totals.active_members == 9
+    assert await reports.member_rank(G, OPTED_OUT, span) == (0, 0, 9)
+    assert await reports.member_voice(G, OPTED_OUT, span) == await reports.member_voice(G, 999, span)
