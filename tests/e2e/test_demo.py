@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -78,6 +80,11 @@ def test_demo_command_writes_every_reply(tmp_path: Path) -> None:
                 assert len(message["content"]) <= 200
 
 
+def hour_of_csv(cell: str) -> int:
+    """Epoch seconds of an exported ``hour_utc`` cell (``2026-11-22T16:00:00+00:00``)."""
+    return int(datetime.fromisoformat(cell).timestamp())
+
+
 async def test_stored_figures_equal_the_ground_truth(storage: Storage) -> None:
     """The demo's own steps (populate, backfill, replay) against its bot: stored figures equal the truth.
 
@@ -96,7 +103,29 @@ async def test_stored_figures_equal_the_ground_truth(storage: Storage) -> None:
             assert "finished" in reply.content
             await replay(sb, world, community, clock)
             await flush(bot)
+            # What a user sees: the /export CSV and the /stats server embed, not just the tables.
+            admin = world.users[community.with_role("Admin")[0]]
+            general = world.channels["general"]
+            export = await (
+                await sb.invoke(world.guild, general, admin, "export", {"dataset": "messages", "period": "all"})
+            ).final()
+            stats = await (await sb.invoke(world.guild, general, admin, "stats server", {"period": "all"})).final()
     users, channels = world.key_of_user(), world.key_of_channel()
+    csv_rows = list(csv.DictReader(io.StringIO(export.files[0].data.decode("utf-8"))))
+    exported = {
+        (
+            channels[int(r["channel_id"])],
+            users[int(r["user_id"])],
+            int(datetime.fromisoformat(r["hour_utc"]).timestamp()),
+        ): (
+            int(r["messages"]),
+            int(r["characters"]),
+            int(r["attachments"]),
+            int(r["replies"]),
+        )
+        for r in csv_rows
+    }
+    fields = {f["name"]: f["value"] for f in stats.embeds[0]["fields"]}
     guild = world.guild.id
     async with storage.engine.connect() as conn:
         msg_rows = (await conn.execute(sa.select(message_hourly).where(message_hourly.c.guild_id == guild))).all()
@@ -116,6 +145,8 @@ async def test_stored_figures_equal_the_ground_truth(storage: Storage) -> None:
     }
     expected_messages = {k: (t.messages, t.characters, t.attachments, t.replies) for k, t in truth.messages.items()}
     assert stored_messages == expected_messages
+    assert exported == expected_messages
+    assert int(fields["Messages"].replace(",", "")) == sum(t.messages for t in truth.messages.values())
 
     stored_voice: dict[tuple[str, str, int], Counter[str]] = {}
     for r in voice_rows:
