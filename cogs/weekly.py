@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Final
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.analytics.periods import Period, parse_iso_week, parse_timezone
 from bot.errors import NothingRecorded
 from bot.permissions import require_manage
+from bot.posting import NO_MENTIONS, ScheduledReports, Settle, display_name, post_image, report_channel
 from bot.render import models
 from bot.render.alt import alt_weekly, change_text
 from bot.replies import MAX_ALT, figure, report_embed
 from bot.schedule import CATCH_UP, next_weekly, occurrence_on, previous_week, week_before, weekly_dues
-from cogs.events import NO_MENTIONS, PostLoop, Settle, attendance, display_name, plans, post_image, report_channel
+from cogs.events import attendance, plans
 from db import events as repo
 from db.errors import is_transient
 from db.guilds import GuildSettings, get_settings
@@ -74,7 +74,7 @@ def summary_embed(model: models.WeeklyReport) -> discord.Embed:
     return embed
 
 
-class Weekly(commands.Cog):
+class Weekly(ScheduledReports):
     """The /report weekly command and the weekly posting loop."""
 
     report = app_commands.Group(
@@ -85,21 +85,7 @@ class Weekly(commands.Cog):
     )
 
     def __init__(self, bot: StatsBot) -> None:
-        self.bot = bot
-        self.loop = PostLoop(bot, "weekly summaries", self.post_due)
-        self._warned: set[int] = set()
-
-    async def cog_load(self) -> None:
-        self.loop.start()
-
-    async def cog_unload(self) -> None:
-        await self.loop.stop()
-
-    def replan(self, guild_id: int | None = None) -> None:
-        """Re-plan the posting loop (call after /config weekly or report-channel)."""
-        if guild_id is not None:
-            self._warned.discard(guild_id)
-        self.loop.wake()
+        super().__init__(bot, "weekly summaries")
 
     @property
     def reports(self) -> Reports:
@@ -234,12 +220,6 @@ class Weekly(commands.Cog):
         self._warned.discard(guild.id)
         log.info("posted weekly summary %s in guild %s", week.label, guild.id)
         return True
-
-    def _warn(self, guild: discord.Guild, why: str) -> None:
-        """One warning per guild until it works again."""
-        if guild.id not in self._warned:
-            self._warned.add(guild.id)
-            log.warning("weekly summaries of guild %s are skipped: %s", guild.id, why)
 
     # -- /report weekly -----------------------------------------------------------------------
 

@@ -275,11 +275,11 @@ async def test_without_a_report_channel_the_loop_warns_once_and_goes_on(
             ],
         )
         now = [float(T0 + 3600)]
-        caplog.set_level(logging.WARNING, logger="cogs.events")
+        caplog.set_level(logging.WARNING, logger="bot.posting")
         async with live_bot(backend, sb, extensions=EXTENSIONS, clock=lambda: now[0]) as bot:
             await run_pass(bot)
             await run_pass(bot)
-            warnings = [r for r in caplog.records if r.name == "cogs.events" and "no report channel" in r.getMessage()]
+            warnings = [r for r in caplog.records if r.name == "bot.posting" and "no report channel" in r.getMessage()]
             assert len(warnings) == 1
             assert not posted(sb, rooms["reports"])
             # Once a channel is set, the next events are posted.
