@@ -48,7 +48,7 @@ Row = tuple[Any, ...]
 # A batch of at least ``parallel_min_rows`` counter rows is written as this many parts
 # at once (PostgreSQL only). Changing it changes the ledger ids of the parts: deploy a
 # change only with no batch pending in the store.
-PARALLEL_PARTS = 2
+PARALLEL_PARTS = 4
 FaultHook = Callable[[str], None]
 
 
