@@ -25,6 +25,7 @@ import random
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ import discord  # noqa: E402
 from discord.ext import commands  # noqa: E402
 
 from bot.app import StatsBot  # noqa: E402
+from bot.sandbox.payloads import member_payload, user_payload  # noqa: E402
+from bot.sandbox.state import SandboxMember, SandboxUser  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.tracking.snowflakes import snowflake_at  # noqa: E402
 
@@ -73,34 +76,15 @@ class NoOp(commands.Cog):
         return None
 
 
+JOINED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def user(uid: int, *, bot: bool = False) -> dict[str, Any]:
-    return {
-        "id": str(uid),
-        "username": f"u{uid % 100000}",
-        "discriminator": "0",
-        "global_name": None,
-        "avatar": None,
-        "bot": bot,
-        "public_flags": 0,
-    }
+    return user_payload(SandboxUser(uid, f"u{uid % 100000}", bot=bot))
 
 
 def member(uid: int, *, with_user: bool = True) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "roles": [],
-        "joined_at": "2026-01-01T00:00:00+00:00",
-        "nick": None,
-        "avatar": None,
-        "deaf": False,
-        "mute": False,
-        "flags": 0,
-        "pending": False,
-        "premium_since": None,
-        "communication_disabled_until": None,
-    }
-    if with_user:
-        data["user"] = user(uid)
-    return data
+    return member_payload(SandboxMember(SandboxUser(uid, f"u{uid % 100000}"), joined_at=JOINED), with_user=with_user)
 
 
 def guild_payload(members: list[dict[str, Any]], member_count: int) -> dict[str, Any]:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 import discord
 
 from bot.app import StatsBot
+from bot.sandbox.payloads import member_payload, user_payload
+from bot.sandbox.state import SandboxMember, SandboxUser
 from bot.series import CounterKey, RecordKey, RecordValue
 from bot.settings import load_settings
 from bot.tracking.snowflakes import snowflake_at
@@ -130,35 +133,16 @@ class Harness:
 
 
 def user(uid: int, name: str = "", *, bot: bool = False) -> JSON:
-    return {
-        "id": str(uid),
-        "username": name or f"user{uid % 10000}",
-        "discriminator": "0",
-        "global_name": None,
-        "avatar": None,
-        "bot": bot,
-        "public_flags": 0,
-    }
+    return user_payload(SandboxUser(uid, name or f"user{uid % 10000}", bot=bot))
 
 
 def member(
     uid: int, *, bot: bool = False, with_user: bool = True, joined_at: str = "2026-01-01T00:00:00+00:00"
 ) -> JSON:
-    data: JSON = {
-        "roles": [],
-        "joined_at": joined_at,
-        "nick": None,
-        "avatar": None,
-        "deaf": False,
-        "mute": False,
-        "flags": 0,
-        "pending": False,
-        "premium_since": None,
-        "communication_disabled_until": None,
-    }
-    if with_user:
-        data["user"] = user(uid, bot=bot)
-    return data
+    joined = datetime.fromisoformat(joined_at)
+    return member_payload(
+        SandboxMember(SandboxUser(uid, f"user{uid % 10000}", bot=bot), joined_at=joined), with_user=with_user
+    )
 
 
 def channel(cid: int, guild_id: int, *, type: int = 0, name: str = "", parent_id: int | None = None) -> JSON:
