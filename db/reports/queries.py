@@ -153,6 +153,10 @@ class Reports:
     async def top_channels(self, guild_id: int, span: Span, limit: int = 10) -> list[tuple[int, int]]:
         """Channels (threads under their own id) by messages, most first: ``(channel_id, messages)``."""
         rows = self._message_rows(guild_id, span, None, {"channel_id": "channel_id", "value": "messages"})
+        return await self._by_channel(rows, limit)
+
+    async def _by_channel(self, rows: sa.Subquery, limit: int) -> list[tuple[int, int]]:
+        """``(channel_id, total)`` of a ``channel_id``/``value`` row set, largest first, ties by id."""
         total = sa.func.sum(rows.c.value)
         stmt = (
             sa.select(rows.c.channel_id, total)
@@ -273,16 +277,7 @@ class Reports:
             {"channel_id": "channel_id", "value": "messages"},
             Only(user_id=user_id),
         )
-        total = sa.func.sum(rows.c.value)
-        stmt = (
-            sa.select(rows.c.channel_id, total)
-            .group_by(rows.c.channel_id)
-            .having(total > 0)
-            .order_by(total.desc(), rows.c.channel_id)
-            .limit(limit)
-        )
-        async with self.engine.connect() as conn:
-            return [(int(c), int(v)) for c, v in (await conn.execute(stmt)).all()]
+        return await self._by_channel(rows, limit)
 
     # /emojis -----------------------------------------------------------------------------
 
