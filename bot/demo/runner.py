@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 import discord
 
 from bot.app import EXTENSIONS, StatsBot
+from bot.buffer import BufferStore
+from bot.clock import Clock
 from bot.demo.community import CUSTOM_EMOJIS, HOUR, Community, GroundTruth, build_community, ground_truth
 from bot.sandbox import (
     CustomEmoji,
@@ -240,15 +242,23 @@ async def running_bot(
     sb: SandboxDiscord,
     database_url: str,
     redis_url: str | None,
-    clock: DemoClock,
+    clock: Clock,
     extensions: Sequence[str],
+    *,
+    store: BufferStore | None = None,
+    flush_interval: float | None = None,
 ) -> AsyncIterator[DemoBot]:
-    """The real bot in this process against the sandbox, ready; closed (with a final flush) after."""
+    """The real bot in this process against the sandbox, ready; closed (with a final flush) after.
+
+    ``store`` replaces the buffer store the settings would open (tests give one with a
+    key prefix of their own); ``flush_interval`` overrides FLUSH_INTERVAL_SECONDS.
+    """
     redirect_discord(sb.url)
+    extra = {} if flush_interval is None else {"FLUSH_INTERVAL_SECONDS": flush_interval}
     settings = load_settings(
-        DATABASE_URL=database_url, REDIS_URL=redis_url, DISCORD_TOKEN=sb.token, DISCORD_API_URL=sb.url
+        DATABASE_URL=database_url, REDIS_URL=redis_url, DISCORD_TOKEN=sb.token, DISCORD_API_URL=sb.url, **extra
     )
-    bot = DemoBot(settings, extensions=extensions, clock=clock, render_processes=0)
+    bot = DemoBot(settings, extensions=extensions, clock=clock, store=store, render_processes=0)
     bot._connection.guild_ready_timeout = 0.05  # ready right after the last GUILD_CREATE
     task = asyncio.create_task(bot.start(sb.token), name="demo bot")
     try:
