@@ -10,7 +10,7 @@ from bot.buffer.store import BufferStore, StoreUnavailable
 from bot.loops import stopped_within
 from bot.privacy import OptOuts
 from db.errors import is_transient
-from db.flush import BatchWriter, FaultHook, _no_fault
+from db.flush import BatchWriter, FaultHook, no_fault
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Flusher:
         writer: BatchWriter,
         *,
         interval: float,
-        fault: FaultHook = _no_fault,
+        fault: FaultHook = no_fault,
         optouts: OptOuts | None = None,
     ) -> None:
         self.store = store

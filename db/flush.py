@@ -52,7 +52,8 @@ PARALLEL_PARTS = 4
 FaultHook = Callable[[str], None]
 
 
-def _no_fault(_step: str) -> None:
+def no_fault(_step: str) -> None:
+    """The fault hook of a real flush: nothing happens at any step."""
     return None
 
 
@@ -139,7 +140,7 @@ class BatchWriter:
             else "(substr(hour, 1, 10) || ' 00:00:00.000000')"
         )
 
-    async def apply(self, batch: Batch, fault: FaultHook = _no_fault) -> bool:
+    async def apply(self, batch: Batch, fault: FaultHook = no_fault) -> bool:
         """Write ``batch``; False when the ledger shows it was written before.
 
         A large batch on PostgreSQL is written as ``PARALLEL_PARTS`` parts, split by

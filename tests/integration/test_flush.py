@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections import Counter
 
 import pytest
 
@@ -17,7 +16,7 @@ from bot.flusher import Flusher
 from bot.series import CounterKey
 from db.flush import BatchWriter
 from tests.conftest import Backend
-from tests.support.counts import normalise, random_increments, rollups_consistent, stored_counters
+from tests.support.counts import expected, random_increments, rollups_consistent, stored_counters
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +33,6 @@ def crash_at(step: str):  # type: ignore[no-untyped-def]
             raise Crash(step)
 
     return fault
-
-
-def expected(increments: list[tuple[CounterKey, int]]) -> Counter[CounterKey]:
-    c: Counter[CounterKey] = Counter()
-    for k, n in increments:
-        c[normalise(k)] += n
-    return c
 
 
 async def push_all(counters: Counters, backend: Backend) -> None:

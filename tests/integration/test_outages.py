@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
 
 import pytest
 
@@ -14,17 +13,10 @@ from bot.flusher import Flusher
 from bot.series import CounterKey
 from db.flush import BatchWriter
 from tests.conftest import Backend, redis_url_via
-from tests.support.counts import normalise, random_increments, stored_counters
+from tests.support.counts import expected, random_increments, stored_counters
 from tests.support.proxy import FlakyProxy
 
 pytestmark = pytest.mark.integration
-
-
-def expected(increments: list[tuple[CounterKey, int]]) -> Counter[CounterKey]:
-    c: Counter[CounterKey] = Counter()
-    for k, n in increments:
-        c[normalise(k)] += n
-    return c
 
 
 async def test_redis_down_keeps_counts_in_process(timescale: Backend, redis_proxy: FlakyProxy) -> None:

@@ -38,6 +38,14 @@ def normalise(key: CounterKey) -> CounterKey:
     return tuple(p.replace("\x1f", "\ufffd") if isinstance(p, str) else p for p in key)
 
 
+def expected(increments: list[tuple[CounterKey, int]]) -> Counter[CounterKey]:
+    """What the database must hold after ``increments``, keys as the stores write them."""
+    c: Counter[CounterKey] = Counter()
+    for k, n in increments:
+        c[normalise(k)] += n
+    return c
+
+
 async def stored_counters(engine: AsyncEngine) -> Counter[CounterKey]:
     """Every hourly counter in the database, as counter keys."""
     out: Counter[CounterKey] = Counter()
