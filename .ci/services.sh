@@ -90,6 +90,8 @@ max_wal_size = 4GB
 CONF
     printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' >"$conf/pg_hba.conf"
   fi
+  # Loopback only, as in the TimescaleDB image: no TLS (asyncpg would negotiate it on every connection).
+  grep -q '^ssl = off' "$conf/postgresql.conf" || echo 'ssl = off' >>"$conf/postgresql.conf"
   chroot "$CHROOT" pg_ctlcluster 17 main start
   for _ in $(seq 100); do pg_ready && break; sleep 0.2; done
   pg_ready || { log "postgres did not start"; exit 1; }

@@ -29,6 +29,7 @@ from cogs import COMMAND_EXTENSIONS, TRACKING_EXTENSIONS
 from db import repo
 from db.engine import create_engine
 from db.flush import BatchWriter
+from db.reports import Reports, Snapshots
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class StatsBot(commands.AutoShardedBot):
     """
 
     engine: AsyncEngine
+    reports: Reports
     store: BufferStore
     writer: BatchWriter
     pusher: Pusher
@@ -104,13 +106,15 @@ class StatsBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         self.engine = create_engine(self.settings.DATABASE_URL)
         self._opened.append("engine")
+        # One set of report snapshots for every cog (nothing to close: memory only).
+        self.reports = Reports(self.engine, Snapshots())
         self.store = self._given_store or self._make_store()
         self._opened.append("store")
         try:
             await self.store.ping()
         except StoreUnavailable as exc:
             log.warning("buffer store unreachable at start, counters stay in the process until it is back: %s", exc)
-        self.writer = BatchWriter(self.engine)
+        self.writer = BatchWriter(self.engine, clock=self.clock)
         self.optouts.load(await repo.optouts(self.engine))
         self.pusher = Pusher(self.counters, self.store, interval=PUSH_INTERVAL_S, spill=self.writer.apply)
         self.flusher = Flusher(

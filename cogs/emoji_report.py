@@ -19,7 +19,6 @@ from bot.render.alt import alt_emojis
 from bot.replies import report_embed, send_report
 from bot.reports.builders import check_options, read_span, render_period
 from bot.reports.context import guild_period
-from db.reports import Reports
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -32,7 +31,6 @@ class EmojiReport(commands.Cog):
 
     def __init__(self, bot: StatsBot) -> None:
         self.bot = bot
-        self.reports = Reports(bot.engine)
 
     @app_commands.command(name="emojis", description="Most used emojis, in messages and as reactions")
     @app_commands.describe(period="Time span (default 7d)", member="Only this member's emojis")
@@ -48,8 +46,10 @@ class EmojiReport(commands.Cog):
         target = None if member is None else guild.get_member(member.id)
         if member is not None and target is None:
             raise UserError("That user is not a member of this server.")
-        span_period = await guild_period(self.bot, self.reports, guild.id, period)
-        uses = await self.reports.emojis(guild.id, read_span(span_period), None if target is None else target.id, SHOWN)
+        span_period = await guild_period(self.bot, guild.id, period)
+        uses = await self.bot.reports.emojis(
+            guild.id, read_span(span_period), None if target is None else target.id, SHOWN
+        )
         if not uses:
             who = f"by {target.display_name}" if target is not None else "in this server"
             raise NothingRecorded(f"No emojis were used {who} in this period.")

@@ -19,7 +19,6 @@ from bot.render.alt import alt_invites
 from bot.replies import leaderboard_lines, report_embed, send_report
 from bot.reports.builders import check_options, read_span, render_period
 from bot.reports.context import guild_period, member_name
-from db.reports import Reports
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -32,7 +31,6 @@ class InviteReport(commands.Cog):
 
     def __init__(self, bot: StatsBot) -> None:
         self.bot = bot
-        self.reports = Reports(bot.engine)
 
     @app_commands.command(name="invites", description="Invites, joins by inviter and how many stayed")
     @app_commands.describe(member="Only this inviter", period="Time span (default 7d)")
@@ -48,10 +46,12 @@ class InviteReport(commands.Cog):
         target = None if member is None else guild.get_member(member.id)
         if member is not None and target is None:
             raise UserError("That user is not a member of this server.")
-        if target is not None and await self.reports.is_opted_out(guild.id, target.id):
+        if target is not None and await self.bot.reports.is_opted_out(guild.id, target.id):
             raise NothingRecorded(f"No invites were recorded for {target.display_name} in this period.")
-        span_period = await guild_period(self.bot, self.reports, guild.id, period)
-        figures = await self.reports.invites(guild.id, read_span(span_period), None if target is None else target.id)
+        span_period = await guild_period(self.bot, guild.id, period)
+        figures = await self.bot.reports.invites(
+            guild.id, read_span(span_period), None if target is None else target.id
+        )
         if not figures.inviters and not figures.vanity_joins and not figures.unknown_joins:
             who = f"for {target.display_name}" if target is not None else "in this server"
             raise NothingRecorded(f"No invites or joins were recorded {who} in this period.")

@@ -44,7 +44,6 @@ from bot.reports.builders import check_options, render_period
 from bot.reports.context import guild_period
 from db.guilds import get_settings
 from db.mentor import ActiveDays, DailyActivity, MemberHours, MentorData, history_columns
-from db.reports import Reports
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -207,10 +206,6 @@ class Mentor(commands.Cog):
         """Mentor reads on the bot's engine (opened in ``setup_hook``, after the cog is built)."""
         return MentorData(self.bot.engine)
 
-    @property
-    def reports(self) -> Reports:
-        return Reports(self.bot.engine)
-
     @mentor.command(name="card", description="A member's activity, regularity, trend, engagement and drop-off risk")
     @app_commands.describe(member="Whose card", period="Time span (default 30d)")
     @app_commands.choices(period=PERIODS)
@@ -233,7 +228,7 @@ class Mentor(commands.Cog):
             if target.id == caller.id:
                 raise UserError("You opted out, so nothing is recorded or shown about you; /privacy optin resumes it.")
             raise UserError(f"{target.display_name} opted out of tracking, so there is no card for them.")
-        span = await guild_period(self.bot, self.reports, guild.id, period)
+        span = await guild_period(self.bot, guild.id, period)
         window = risk_window(span)
         hours = await self.data.member_hours(guild.id, target.id, window.start, span.end)
         inside = hours.epochs >= int(span.start.timestamp())
@@ -273,7 +268,7 @@ class Mentor(commands.Cog):
         settings = await get_settings(self.bot.engine, guild.id)
         if not is_mentor(caller, settings.mentor_role_id):
             raise UserError(NOT_ALLOWED_WATCHLIST)
-        span = await guild_period(self.bot, self.reports, guild.id, period)
+        span = await guild_period(self.bot, guild.id, period)
         await interaction.response.defer(thinking=True)
         entries = await build_watchlist(self.data, guild.id, span)
         entries = [e for e in entries if not _is_bot(guild, e.member_id)]

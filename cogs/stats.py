@@ -19,7 +19,6 @@ from bot.render.alt import alt_channel, alt_server, alt_user
 from bot.replies import leaderboard_lines, report_embed, send_report
 from bot.reports.builders import activity_series, check_options, heatmap, read_span, render_period, series_span
 from bot.reports.context import channel_name, guild_period, member_name
-from db.reports import Reports
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -36,7 +35,6 @@ class Stats(commands.Cog):
 
     def __init__(self, bot: StatsBot) -> None:
         self.bot = bot
-        self.reports = Reports(bot.engine)
 
     @stats.command(name="server", description="Server totals, activity over time, top channels and members")
     @app_commands.describe(period="Time span (default 7d)", channel="Only this channel and its threads")
@@ -48,23 +46,23 @@ class Stats(commands.Cog):
         member = member_of(interaction)
         check_options(period)
         guild = member.guild
-        span_period = await guild_period(self.bot, self.reports, guild.id, period)
+        span_period = await guild_period(self.bot, guild.id, period)
         channels = None if channel is None else await self._channel_family(guild, channel.id)
         span = read_span(span_period)
         # The series covers the whole period exactly: the totals are its sums.
-        points = await self.reports.series(guild.id, series_span(span_period), channels)
-        totals = await self.reports.totals_from(guild.id, span, points, channels)
+        points = await self.bot.reports.series(guild.id, series_span(span_period), channels)
+        totals = await self.bot.reports.totals_from(guild.id, span, points, channels)
         if totals.messages == 0 and totals.voice_seconds == 0:
             where = "in that channel" if channel is not None else "in this server"
             raise NothingRecorded(f"Nothing was recorded {where} in this period.")
         await interaction.response.defer(thinking=True)
-        top_members = await self.reports.top_members(guild.id, span, "messages", TOP, channels)
-        top_channels = [] if channels is not None else await self.reports.top_channels(guild.id, span, TOP)
-        stored = await self.reports.channel_info(guild.id, [c for c, _ in top_channels])
+        top_members = await self.bot.reports.top_members(guild.id, span, "messages", TOP, channels)
+        top_channels = [] if channels is not None else await self.bot.reports.top_channels(guild.id, span, TOP)
+        stored = await self.bot.reports.channel_info(guild.id, [c for c, _ in top_channels])
         label = (
             None
             if channel is None
-            else channel_name(guild, channel.id, await self.reports.channel_info(guild.id, [channel.id]))
+            else channel_name(guild, channel.id, await self.bot.reports.channel_info(guild.id, [channel.id]))
         )
         model = models.ServerReport(
             guild_name=guild.name,
@@ -104,23 +102,23 @@ class Stats(commands.Cog):
             raise UserError("That user is not a member of this server.")
         if target.bot:
             raise UserError("Bots are not tracked.")
-        if await self.reports.is_opted_out(guild.id, target.id):
+        if await self.bot.reports.is_opted_out(guild.id, target.id):
             if target.id == caller.id:
                 raise UserError("You opted out, so nothing is recorded or shown about you; /privacy optin resumes it.")
             raise NothingRecorded(f"Nothing was recorded for {target.display_name} in this period.")
-        span_period = await guild_period(self.bot, self.reports, guild.id, period)
+        span_period = await guild_period(self.bot, guild.id, period)
         span = read_span(span_period)
-        voice = await self.reports.member_voice(guild.id, target.id, span)
+        voice = await self.bot.reports.member_voice(guild.id, target.id, span)
         voice_total = voice.active_s + voice.muted_s + voice.deafened_s + voice.alone_s
-        if voice_total == 0 and await self.reports.member_total(guild.id, target.id, span) == 0:
+        if voice_total == 0 and await self.bot.reports.member_total(guild.id, target.id, span) == 0:
             raise NothingRecorded(f"Nothing was recorded for {target.display_name} in this period.")
         await interaction.response.defer(thinking=True)
         # Ranking aggregates every member of the period: after the deferral.
-        messages, rank, ranked = await self.reports.member_rank(guild.id, target.id, span)
-        hours = await self.reports.member_hours(guild.id, target.id, span)
-        channels = await self.reports.member_channels(guild.id, target.id, span)
-        emojis = await self.reports.emojis(guild.id, span, target.id, limit=5)
-        stored = await self.reports.channel_info(guild.id, [c for c, _ in channels])
+        messages, rank, ranked = await self.bot.reports.member_rank(guild.id, target.id, span)
+        hours = await self.bot.reports.member_hours(guild.id, target.id, span)
+        channels = await self.bot.reports.member_channels(guild.id, target.id, span)
+        emojis = await self.bot.reports.emojis(guild.id, span, target.id, limit=5)
+        stored = await self.bot.reports.channel_info(guild.id, [c for c, _ in channels])
         breakdown = models.VoiceBreakdown(
             active=voice.active_s / 60,
             muted=voice.muted_s / 60,
@@ -157,15 +155,15 @@ class Stats(commands.Cog):
         check_options(period)
         guild = caller.guild
         family = await self._channel_family(guild, channel.id)
-        span_period = await guild_period(self.bot, self.reports, guild.id, period)
+        span_period = await guild_period(self.bot, guild.id, period)
         span = read_span(span_period)
-        points = await self.reports.series(guild.id, series_span(span_period), family)
-        totals = await self.reports.totals_from(guild.id, span, points, family)
-        name = channel_name(guild, channel.id, await self.reports.channel_info(guild.id, [channel.id]))
+        points = await self.bot.reports.series(guild.id, series_span(span_period), family)
+        totals = await self.bot.reports.totals_from(guild.id, span, points, family)
+        name = channel_name(guild, channel.id, await self.bot.reports.channel_info(guild.id, [channel.id]))
         if totals.messages == 0 and totals.voice_seconds == 0:
             raise NothingRecorded(f"Nothing was recorded in #{name} in this period.")
         await interaction.response.defer(thinking=True)
-        top = await self.reports.top_members(guild.id, span, "messages", TOP, family)
+        top = await self.bot.reports.top_members(guild.id, span, "messages", TOP, family)
         model = models.ChannelReport(
             guild_name=guild.name,
             period=render_period(span_period),
@@ -190,11 +188,11 @@ class Stats(commands.Cog):
 
     async def _channel_family(self, guild: discord.Guild, channel_id: int) -> list[int]:
         """The channel and its threads, or a UserError when it is not a channel of this guild."""
-        if guild.get_channel_or_thread(channel_id) is None and not await self.reports.channel_info(
+        if guild.get_channel_or_thread(channel_id) is None and not await self.bot.reports.channel_info(
             guild.id, [channel_id]
         ):
             raise UserError("That channel is not part of this server.")
-        return await self.reports.channel_family(guild.id, channel_id)
+        return await self.bot.reports.channel_family(guild.id, channel_id)
 
 
 def _top_block(title: str, entries: list[tuple[int, int]]) -> str | None:

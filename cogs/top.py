@@ -19,7 +19,6 @@ from bot.render.alt import alt_leaderboard
 from bot.replies import leaderboard_lines, report_embed, send_report
 from bot.reports.builders import DEFAULT_LIMIT, TOP_METRICS, check_options, read_span, render_period
 from bot.reports.context import guild_period, member_name
-from db.reports import Reports
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -30,7 +29,6 @@ class Top(commands.Cog):
 
     def __init__(self, bot: StatsBot) -> None:
         self.bot = bot
-        self.reports = Reports(bot.engine)
 
     @app_commands.command(name="top", description="Leaderboard of members by a metric")
     @app_commands.describe(
@@ -48,8 +46,8 @@ class Top(commands.Cog):
         caller = member_of(interaction)
         check_options(period, metric, limit)
         guild = caller.guild
-        span_period = await guild_period(self.bot, self.reports, guild.id, period)
-        rows = await self.reports.top_members(guild.id, read_span(span_period), metric, limit)
+        span_period = await guild_period(self.bot, guild.id, period)
+        rows = await self.bot.reports.top_members(guild.id, read_span(span_period), metric, limit)
         if not rows:
             raise NothingRecorded(f"Nobody has any {metric} recorded in this period.")
         await interaction.response.defer(thinking=True)

@@ -29,7 +29,7 @@ from cogs.events import attendance, plans
 from db import events as repo
 from db.errors import is_transient
 from db.guilds import GuildSettings, get_settings
-from db.reports import Reports, split_period
+from db.reports import split_period
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -87,11 +87,6 @@ class Weekly(ScheduledReports):
     def __init__(self, bot: StatsBot) -> None:
         super().__init__(bot, "weekly summaries")
 
-    @property
-    def reports(self) -> Reports:
-        """The report queries on the bot's engine (which exists once the bot is set up)."""
-        return Reports(self.bot.engine)
-
     def now(self) -> datetime:
         """The bot's clock as an aware UTC datetime."""
         return datetime.fromtimestamp(self.bot.clock(), UTC)
@@ -102,11 +97,11 @@ class Weekly(ScheduledReports):
         """The summary of ``week`` (events count once they ended by ``now``)."""
         tz_name = str(week.tz.key)
         before = previous_week(week)
-        this = await self.reports.totals(guild.id, split_period(week.start, week.end, rollups=False))
-        last = await self.reports.totals(guild.id, split_period(before.start, before.end, rollups=False))
+        this = await self.bot.reports.totals(guild.id, split_period(week.start, week.end, rollups=False))
+        last = await self.bot.reports.totals(guild.id, split_period(before.start, before.end, rollups=False))
         span = split_period(week.start, week.end, rollups=False)
-        by_messages = await self.reports.top_members(guild.id, span, "messages", TOP)
-        by_voice = await self.reports.top_members(guild.id, span, "voice", TOP)
+        by_messages = await self.bot.reports.top_members(guild.id, span, "messages", TOP)
+        by_voice = await self.bot.reports.top_members(guild.id, span, "voice", TOP)
         minutes, held = await self.event_minutes(guild, week, now)
         last_minutes, _ = await self.event_minutes(guild, before, now)
         hidden = await repo.opted_out(self.bot.engine, guild.id)

@@ -2,7 +2,8 @@
 
 One transaction per batch: insert the batch id into ``flush_ledger`` (a batch
 already there is skipped: it was committed before a crash and is being
-replayed), then the counters, then the records. Each series' hourly rows are
+replayed), then the counters, then the records, then the history version of
+every month of a guild whose earlier days the batch changed (``db.history``). Each series' hourly rows are
 loaded into a temporary staging table (``COPY`` on PostgreSQL, one
 ``executemany`` on SQLite); set-based ``INSERT … SELECT … ON CONFLICT`` statements
 then merge the stage into the hourly table, its daily rollup and the per-member
@@ -38,6 +39,7 @@ from bot.series import (
     RecordKind,
     Series,
 )
+from db import history
 from db import tables as t
 from db.types import UTCDateTime, utc
 
@@ -72,6 +74,16 @@ class TableRows:
     @property
     def columns(self) -> tuple[str, ...]:
         return (*self.keys, *self.values)
+
+
+def past_months(batch: Batch, before: int) -> set[tuple[int, int]]:
+    """``(guild, month)`` of the batch's counter rows for an hour before epoch ``before``."""
+    hours: set[tuple[int, int]] = set()
+    for rows in batch.grouped().values():
+        for key in rows:
+            if int(key[1]) < before:
+                hours.add((int(key[0]), int(key[1])))
+    return {(guild, history.month_of(hour)) for guild, hour in hours}
 
 
 def hourly_rows(batch: Batch) -> list[TableRows]:
@@ -128,9 +140,13 @@ def _typed(kind: RecordKind, row: dict[str, Any]) -> dict[str, Any]:
 class BatchWriter:
     """Applies batches to the database in one transaction each, skipping replays."""
 
-    def __init__(self, engine: AsyncEngine, *, parallel_min_rows: int = 20_000) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, parallel_min_rows: int = 20_000, clock: Callable[[], float] = time.time
+    ) -> None:
         self.engine = engine
         self.parallel_min_rows = parallel_min_rows
+        # What "now" is for the ledger and for telling the guild's past from today.
+        self.clock = clock
         self._pg = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._pg else sqlite.insert
         # The UTC day of an hourly row, in each dialect (SQLite keeps times as naive UTC text).
@@ -182,7 +198,7 @@ class BatchWriter:
                 self._insert(t.flush_ledger)
                 .values(
                     batch_id=batch.batch_id,
-                    applied_at=utc(time.time()),
+                    applied_at=utc(self.clock()),
                     counters=len(batch) - len(batch.records),
                     records=len(batch.records),
                 )
@@ -194,6 +210,8 @@ class BatchWriter:
                 return False
             await self._write_counters(conn, hourly_rows(batch))
             await self._write_records(conn, record_rows(batch))
+            # Last, so that parts written at once hold the version rows only until they commit.
+            await history.bump(conn, past_months(batch, history.past_before(self.clock())))
             fault("in_transaction")
         return True
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db import history
 from db import tables as t
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ async def set_optout(engine: AsyncEngine, guild_id: int, user_id: int, mode: str
     stmt = stmt.on_conflict_do_update(index_elements=["guild_id", "user_id"], set_={"mode": mode})
     async with engine.begin() as conn:
         await conn.execute(stmt)
+        await history.bump_guild(conn, guild_id)  # who is hidden changed: snapshots of past days too
 
 
 async def remove_optout(engine: AsyncEngine, guild_id: int, user_id: int) -> str | None:
@@ -47,6 +49,8 @@ async def remove_optout(engine: AsyncEngine, guild_id: int, user_id: int) -> str
     async with engine.begin() as conn:
         mode = await conn.scalar(sa.select(o.c.mode).where(*where))
         await conn.execute(sa.delete(o).where(*where))
+        if mode is not None:
+            await history.bump_guild(conn, guild_id)
     return None if mode is None else str(mode)
 
 
@@ -70,6 +74,7 @@ async def erase_member(engine: AsyncEngine, guild_id: int, user_id: int) -> int:
                 .values(inviter_id=None)
             )
             touched += result.rowcount or 0
+        await history.bump_guild(conn, guild_id)
     log.info("erased %d rows of member %s in guild %s", touched, user_id, guild_id)
     return touched
 

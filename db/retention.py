@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db import history
 from db import tables as t
 
 # A batch id must stay in the ledger for as long as that batch could still be replayed.
@@ -38,8 +39,12 @@ async def apply_retention(engine: AsyncEngine, now: datetime) -> int:
         )
         for guild_id, days in rows.all():
             cutoff = now - timedelta(days=int(days))
+            gone = 0
             for table, col in DATED:
                 result = await conn.execute(sa.delete(table).where(table.c.guild_id == guild_id, table.c[col] < cutoff))
-                deleted += result.rowcount or 0
+                gone += result.rowcount or 0
+            if gone:
+                await history.bump_guild(conn, guild_id)
+            deleted += gone
         await conn.execute(sa.delete(t.flush_ledger).where(t.flush_ledger.c.applied_at < now - LEDGER_KEEP))
     return deleted

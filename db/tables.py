@@ -166,6 +166,19 @@ posted_reports = sa.Table(
     sa.Column("message_id", Id),
 )
 
+# Versions of a guild's past, per UTC month (``month`` = year * 12 + month - 1, or -1 for
+# the whole guild): bumped, in the same transaction, by every write that changes rows of
+# an earlier UTC day (late or spilled batches, backfill: that month; erasure, retention,
+# opt-outs: the whole guild). Report snapshots of whole past days are valid while the
+# versions they were read under stay put (db.history, db.reports.snapshots).
+guild_history = sa.Table(
+    "guild_history",
+    metadata,
+    sa.Column("guild_id", Id, primary_key=True, nullable=False),
+    sa.Column("month", sa.Integer, primary_key=True, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+)
+
 flush_ledger = sa.Table(
     "flush_ledger",
     metadata,

@@ -11,18 +11,18 @@ from bot.analytics.periods import Period, parse_period, parse_timezone
 from bot.errors import NothingRecorded
 from bot.reports.builders import fallback_name
 from db.guilds import get_settings
-from db.reports import ChannelInfo, Reports
+from db.reports import ChannelInfo
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
 
 
-async def guild_period(bot: StatsBot, reports: Reports, guild_id: int, value: str) -> Period:
+async def guild_period(bot: StatsBot, guild_id: int, value: str) -> Period:
     """The period option in the guild's timezone at the bot's clock; ``NothingRecorded`` for an empty ``all``."""
     settings = await get_settings(bot.engine, guild_id)
     tz = parse_timezone(settings.timezone)
     now = datetime.fromtimestamp(bot.clock(), UTC)
-    earliest = await reports.earliest(guild_id) if value == "all" else None
+    earliest = await bot.reports.earliest(guild_id) if value == "all" else None
     period = parse_period(value, now, tz, earliest)
     if period.end <= period.start:
         raise NothingRecorded("Nothing has been recorded in this server yet.")

@@ -2,7 +2,8 @@
 
 ``spans`` decides how a period is read (rollups for whole UTC days, hourly rows at
 the edges, opt-outs left out); ``queries`` holds the ``Reports`` repository;
-``results`` the plain data it returns.
+``snapshots`` keeps answers over whole past days until the guild's history
+changes; ``results`` the plain data it returns.
 """
 
 from db.reports.queries import METRICS, Reports
@@ -15,6 +16,7 @@ from db.reports.results import (
     Totals,
     VoiceStates,
 )
+from db.reports.snapshots import KeyedTotals, Snapshots
 from db.reports.spans import ROLLUP_AFTER, Span, split_period
 
 __all__ = [
@@ -25,7 +27,9 @@ __all__ = [
     "HourlyPoint",
     "InviteFigures",
     "InviterFigures",
+    "KeyedTotals",
     "Reports",
+    "Snapshots",
     "Span",
     "Totals",
     "VoiceStates",

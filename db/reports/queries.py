@@ -2,14 +2,18 @@
 
 Every query is scoped by ``guild_id`` and leaves out members who opted out
 (whatever the mode); long periods read the rollups for their whole UTC days.
+With ``Snapshots`` (the bot always has them), the answer over those whole past
+days is kept until the guild's history changes, and only the edges of a period
+(today, a partial first day) are read again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -23,16 +27,65 @@ from db.reports.results import (
     Totals,
     VoiceStates,
 )
-from db.reports.spans import VOICE_SUM, Only, Span, hour_ranges, not_opted_out, select_rows, series_rows, sum_expr
+from db.reports.snapshots import KeyedTotals, Snapshots
+from db.reports.spans import (
+    VOICE_SUM,
+    Only,
+    Span,
+    edges,
+    hour_ranges,
+    not_opted_out,
+    select_rows,
+    series_rows,
+    split_period,
+    sum_expr,
+    whole_days,
+)
 
 METRICS: Final = ("messages", "voice", "emojis", "invites", "commands")
+# A series read from hourly rows (local days that are not UTC days) keeps its whole
+# UTC days as a snapshot by hour once it is longer than this.
+HOURLY_SNAPSHOT_AFTER: Final = timedelta(days=2)
+T = TypeVar("T")
 
 
 class Reports:
-    """The report queries of one database, each for one guild."""
+    """The report queries of one database, each for one guild.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    Without ``snapshots`` every answer is read in full each time (tests compare
+    both ways; the benchmarks' baseline).
+    """
+
+    def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None) -> None:
         self.engine = engine
+        self.snapshots = snapshots
+
+    async def _over(
+        self,
+        conn: AsyncConnection,
+        guild_id: int,
+        span: Span,
+        key: Hashable,
+        read: Callable[[Span], Awaitable[T]],
+        merge: Callable[[list[T]], T],
+    ) -> T:
+        """``read`` over the span: its whole days from snapshots, its edges read now, merged."""
+        days = whole_days(span)
+        if self.snapshots is None or days is None:
+            return await read(span)
+
+        whole = await self.snapshots.get(conn, guild_id, key, (days.start, days.end), lambda: read(days))
+        parts = [whole]
+        for edge in edges(span):
+            parts.append(await read(edge))
+        return merge(parts)
+
+    @staticmethod
+    async def _optout_ids(conn: AsyncConnection, guild_id: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The members of the guild who opted out (any mode)."""
+        o = t.optouts
+        ids = (await conn.execute(sa.select(o.c.user_id).where(o.c.guild_id == guild_id))).scalars().all()
+        return np.array([int(i) for i in ids], dtype=np.int64)
 
     # channels and members ----------------------------------------------------------------
 
@@ -103,8 +156,16 @@ class Reports:
 
     async def active_members(self, guild_id: int, span: Span, channels: Sequence[int] | None = None) -> int:
         """Distinct members with a message or voice time in the span."""
+        if self.snapshots is None:
+            async with self.engine.connect() as conn:
+                return await self._active(conn, guild_id, span, channels)
+        # The per-member totals are the leaderboards' snapshots as well.
         async with self.engine.connect() as conn:
-            return await self._active(conn, guild_id, span, channels)
+            messages = await self._member_totals(conn, guild_id, span, "messages", channels)
+            voice = await self._member_totals(conn, guild_id, span, "voice", channels)
+            optouts = await self._optout_ids(conn, guild_id)
+        users = np.union1d(messages.ids[messages.values > 0], voice.ids[voice.values > 0])
+        return int((~np.isin(users, optouts)).sum())
 
     async def _active(self, conn: AsyncConnection, guild_id: int, span: Span, channels: Sequence[int] | None) -> int:
         """Distinct members with a message or voice time in the span."""
@@ -140,20 +201,47 @@ class Reports:
 
     async def series(self, guild_id: int, span: Span, channels: Sequence[int] | None = None) -> list[HourlyPoint]:
         """Messages and voice seconds per time stamp (hours, and UTC days from the rollups), oldest first."""
+        key = ("series", _channels_key(channels))
+        async with self.engine.connect() as conn:
+
+            async def read(part: Span) -> list[HourlyPoint]:
+                return await self._series(conn, guild_id, part, channels)
+
+            if span.day_start is None and span.end - span.start > HOURLY_SNAPSHOT_AFTER:
+                # Read by hour (local days are not UTC days): its whole UTC days still make a snapshot, by hour.
+                plan = split_period(span.start, span.end, True)
+                if plan.uses_rollups:
+
+                    async def read_hours(part: Span) -> list[HourlyPoint]:
+                        return await self._series(conn, guild_id, Span(part.start, part.end), channels)
+
+                    return await self._over(conn, guild_id, plan, ("by-hour", *key), read_hours, _merge_points)
+            return await self._over(conn, guild_id, span, key, read, _merge_points)
+
+    async def _series(
+        self, conn: AsyncConnection, guild_id: int, span: Span, channels: Sequence[int] | None
+    ) -> list[HourlyPoint]:
         msg = self._message_rows(guild_id, span, channels, {"value": "messages"})
         voice = self._voice_rows(guild_id, span, channels, {"value": VOICE_SUM})
         out: dict[datetime, list[int]] = {}
-        async with self.engine.connect() as conn:
-            for index, rows in enumerate((msg, voice)):
-                stmt = sa.select(rows.c.ts, sa.func.sum(rows.c.value)).group_by(rows.c.ts)
-                for ts, value in (await conn.execute(stmt)).all():
-                    out.setdefault(_aware(ts), [0, 0])[index] += int(value or 0)
+        for index, rows in enumerate((msg, voice)):
+            stmt = sa.select(rows.c.ts, _sum(rows.c.value)).group_by(rows.c.ts)
+            for ts, value in (await conn.execute(stmt)).all():
+                out.setdefault(_aware(ts), [0, 0])[index] += int(value or 0)
         return [HourlyPoint(ts, v[0], v[1]) for ts, v in sorted(out.items())]
 
     async def top_channels(self, guild_id: int, span: Span, limit: int = 10) -> list[tuple[int, int]]:
         """Channels (threads under their own id) by messages, most first: ``(channel_id, messages)``."""
-        rows = self._message_rows(guild_id, span, None, {"channel_id": "channel_id", "value": "messages"})
-        return await self._by_channel(rows, limit)
+
+        async with self.engine.connect() as conn:
+
+            async def read(part: Span) -> KeyedTotals:
+                rows = self._message_rows(guild_id, part, None, {"channel_id": "channel_id", "value": "messages"})
+                stmt = sa.select(rows.c.channel_id, _sum(rows.c.value)).group_by(rows.c.channel_id)
+                return KeyedTotals.of((await conn.execute(stmt)).all())
+
+            totals = await self._over(conn, guild_id, span, "channels", read, KeyedTotals.combine)
+        return totals.without(np.zeros(0, dtype=np.int64)).top(limit)
 
     async def _by_channel(self, rows: sa.Subquery, limit: int) -> list[tuple[int, int]]:
         """``(channel_id, total)`` of a ``channel_id``/``value`` row set, largest first, ties by id."""
@@ -179,6 +267,11 @@ class Reports:
         """Members by a /top metric, most first: ``(user_id, value)``; voice in seconds."""
         if metric == "invites":
             return await self._top_inviters(guild_id, span, limit)
+        if self.snapshots is not None:
+            async with self.engine.connect() as conn:
+                totals = await self._member_totals(conn, guild_id, span, metric, channels)
+                optouts = await self._optout_ids(conn, guild_id)
+            return totals.without(optouts).top(limit)
         rows = self._member_rows(guild_id, span, metric, channels)
         total = sa.func.sum(rows.c.value)
         stmt = (
@@ -190,6 +283,24 @@ class Reports:
         )
         async with self.engine.connect() as conn:
             return [(int(u), int(v)) for u, v in (await conn.execute(stmt)).all()]
+
+    async def member_totals(
+        self, guild_id: int, span: Span, metric: str, channels: Sequence[int] | None = None
+    ) -> KeyedTotals:
+        """Every member's total of a /top metric (not invites) over the span, opted-out members included."""
+        async with self.engine.connect() as conn:
+            return await self._member_totals(conn, guild_id, span, metric, channels)
+
+    async def _member_totals(
+        self, conn: AsyncConnection, guild_id: int, span: Span, metric: str, channels: Sequence[int] | None
+    ) -> KeyedTotals:
+        async def read(part: Span) -> KeyedTotals:
+            rows = self._member_rows(guild_id, part, metric, channels)
+            stmt = sa.select(rows.c.user_id, _sum(rows.c.value)).group_by(rows.c.user_id)
+            return KeyedTotals.of((await conn.execute(stmt)).all())
+
+        key = ("members", metric, _channels_key(channels))
+        return await self._over(conn, guild_id, span, key, read, KeyedTotals.combine)
 
     async def _top_inviters(self, guild_id: int, span: Span, limit: int) -> list[tuple[int, int]]:
         """Inviters by joins attributed to them in the span."""
@@ -243,6 +354,13 @@ class Reports:
         The member's own total is read first (an index lookup), so the guild-wide
         aggregation runs once and only counts.
         """
+        if self.snapshots is not None:
+            async with self.engine.connect() as conn:
+                totals = await self._member_totals(conn, guild_id, span, "messages", None)
+                ranked_totals = totals.without(await self._optout_ids(conn, guild_id))
+            own = ranked_totals.get(user_id)
+            above = int((ranked_totals.values > own).sum())
+            return own, (above + 1 if own > 0 else 0), len(ranked_totals)
         rows = self._member_rows(guild_id, span, "messages", None)
         per_user = (
             sa.select(sa.func.sum(rows.c.value).label("total"))
@@ -368,15 +486,19 @@ class Reports:
             columns = {"user_id": "user_id", "value": value}
             return series_rows(hourly, daily, guild_id, span, columns, Only(channels, user_id), optouts=False)
         only = Only(user_id=user_id)
-        rows = series_rows(hourly, None, guild_id, span, {"user_id": "user_id", "value": value}, only, optouts=False)
-        if span.day_start is None or span.day_end is None:
-            return rows
-        md = t.member_daily
-        days = select_rows(md, "day", guild_id, {"user_id": "user_id", "value": member_col}, only.on(md), False).where(
-            md.c.day >= span.day_start, md.c.day < span.day_end
-        )
-        hours = sa.select(rows.c.ts, rows.c.user_id, rows.c.value)
-        return sa.union_all(hours, days).subquery()
+        columns = {"user_id": "user_id", "value": value}
+        parts = [
+            select_rows(hourly, "hour", guild_id, columns, only.on(hourly), False).where(
+                hourly.c.hour >= a, hourly.c.hour < b
+            )
+            for a, b in hour_ranges(span)
+        ]
+        if span.day_start is not None and span.day_end is not None:
+            md = t.member_daily
+            days = select_rows(md, "day", guild_id, {"user_id": "user_id", "value": member_col}, only.on(md), False)
+            parts.append(days.where(md.c.day >= span.day_start, md.c.day < span.day_end))
+        # Whole days alone are one plain scan of member_daily (no union to wrap them).
+        return parts[0].subquery() if len(parts) == 1 else sa.union_all(*parts).subquery()
 
 
 # /top metric -> (hourly table, value expression, member_daily column).
@@ -387,6 +509,29 @@ _MEMBER_METRICS: Final[dict[str, tuple[sa.Table, str, str]]] = {
     "commands": (t.app_hourly, "count", "commands"),
 }
 _SERIES_OF: Final = {tab.name: code for code, tab in t.HOURLY.items()}
+
+
+def _sum(column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """A sum of counters as a plain integer (``sum(bigint)`` is ``numeric`` on PostgreSQL)."""
+    return sa.cast(sa.func.sum(column), sa.BigInteger)
+
+
+def _channels_key(channels: Sequence[int] | None) -> tuple[int, ...] | None:
+    """A channel filter as part of a snapshot key."""
+    return None if channels is None else tuple(sorted(int(c) for c in channels))
+
+
+def _merge_points(parts: list[list[HourlyPoint]]) -> list[HourlyPoint]:
+    """Series parts summed by time stamp, oldest first."""
+    if len(parts) == 1:
+        return list(parts[0])
+    out: dict[datetime, list[int]] = {}
+    for part in parts:
+        for p in part:
+            sums = out.setdefault(p.ts, [0, 0])
+            sums[0] += p.messages
+            sums[1] += p.voice_seconds
+    return [HourlyPoint(ts, m, v) for ts, (m, v) in sorted(out.items())]
 
 
 async def _scalar(conn: AsyncConnection, stmt: sa.Select[Any]) -> int:

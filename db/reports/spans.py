@@ -81,6 +81,18 @@ def hour_ranges(span: Span) -> list[tuple[datetime, datetime]]:
     return [(a, b) for a, b in ((span.start, span.day_start), (span.day_end, span.end)) if a < b]
 
 
+def whole_days(span: Span) -> Span | None:
+    """The span's whole UTC days read from the rollups, as a span of its own (None without)."""
+    if span.day_start is None or span.day_end is None:
+        return None
+    return Span(span.day_start, span.day_end, span.day_start, span.day_end)
+
+
+def edges(span: Span) -> list[Span]:
+    """The parts of the span read from hourly rows, as spans of their own."""
+    return [Span(a, b) for a, b in hour_ranges(span)]
+
+
 @dataclass(frozen=True, slots=True)
 class Only:
     """Filters on a series' rows: some channels, one member."""
@@ -123,6 +135,8 @@ def series_rows(
     if daily is not None and span.day_start is not None and span.day_end is not None:
         sel = select_rows(daily, "day", guild_id, columns, only.on(daily), optouts)
         parts.append(sel.where(daily.c.day >= span.day_start, daily.c.day < span.day_end))
+    if not parts:  # an empty span: an empty row set of the right shape
+        parts.append(select_rows(hourly, "hour", guild_id, columns, only.on(hourly), optouts).where(sa.false()))
     if len(parts) == 1:
         return parts[0].subquery()
     return sa.union_all(*parts).subquery()

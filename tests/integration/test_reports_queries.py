@@ -13,8 +13,9 @@ from bot.app import StatsBot
 from bot.reports.builders import activity_series, series_span
 from bot.series import APPS, DAY, EMOJIS, HOUR, MESSAGES, VOICE
 from bot.settings import load_settings
+from db import privacy
 from db import tables as t
-from db.reports import Reports, split_period
+from db.reports import Reports, Snapshots, split_period
 from tests.conftest import Backend
 
 pytestmark = pytest.mark.integration
@@ -47,41 +48,44 @@ async def fill(backend: Backend) -> None:
         )
 
 
+@pytest.mark.parametrize("snapshots", [False, True], ids=["plain", "snapshots"])
 @pytest.mark.parametrize("tz_name", ["UTC", "America/Santiago"])
-async def test_rollups_and_hourly_rows_agree(backend: Backend, tz_name: str) -> None:
+async def test_rollups_and_hourly_rows_agree(backend: Backend, tz_name: str, snapshots: bool) -> None:
     await fill(backend)
-    reports = Reports(backend.engine)
+    # With snapshots, every answer is asked twice: the second time it comes from the snapshot.
+    reports = Reports(backend.engine, Snapshots() if snapshots else None)
     now = datetime.fromtimestamp(NOW, UTC)
     tz = parse_timezone(tz_name)
-    for label in ("24h", "7d", "30d", "90d", "all"):
-        period = parse_period(label, now, tz, earliest=now - timedelta(days=75, minutes=13))
-        fast = split_period(period.start, period.end, True)
-        slow = split_period(period.start, period.end, False)
-        assert slow.day_start is None
-        if label in ("30d", "90d", "all"):
-            assert fast.uses_rollups
-        assert await reports.totals(G, fast) == await reports.totals(G, slow)
-        assert await reports.totals(G, fast, [1, 2]) == await reports.totals(G, slow, [1, 2])
-        assert await reports.top_channels(G, fast) == await reports.top_channels(G, slow)
-        for metric in ("messages", "voice", "emojis", "commands"):
-            ranking = await reports.top_members(G, fast, metric, 25)
-            assert ranking == await reports.top_members(G, slow, metric, 25)
-            assert OPTED_OUT not in dict(ranking)
-        assert await reports.top_members(G, fast, "voice", 25, [3]) == await reports.top_members(
-            G, slow, "voice", 25, [3]
-        )
-        assert await reports.member_rank(G, 101, fast) == await reports.member_rank(G, 101, slow)
-        assert await reports.member_voice(G, 101, fast) == await reports.member_voice(G, 101, slow)
-        assert await reports.member_channels(G, 101, fast) == await reports.member_channels(G, 101, slow)
-        assert await reports.emojis(G, fast) == await reports.emojis(G, slow)
-        assert await reports.emojis(G, fast, 102) == await reports.emojis(G, slow, 102)
-        by_rollup = activity_series(await reports.series(G, series_span(period, True)), period)
-        by_hour = activity_series(await reports.series(G, series_span(period, False)), period)
-        assert by_rollup.messages.tolist() == by_hour.messages.tolist()
-        assert by_rollup.voice_minutes.tolist() == by_hour.voice_minutes.tolist()
-        total = await reports.totals(G, slow)
-        assert sum(by_hour.messages) == total.messages
-        assert await reports.totals_from(G, fast, await reports.series(G, series_span(period))) == total
+    for _ in range(2 if snapshots else 1):
+        for label in ("24h", "7d", "30d", "90d", "all"):
+            period = parse_period(label, now, tz, earliest=now - timedelta(days=75, minutes=13))
+            fast = split_period(period.start, period.end, True)
+            slow = split_period(period.start, period.end, False)
+            assert slow.day_start is None
+            if label in ("30d", "90d", "all"):
+                assert fast.uses_rollups
+            assert await reports.totals(G, fast) == await reports.totals(G, slow)
+            assert await reports.totals(G, fast, [1, 2]) == await reports.totals(G, slow, [1, 2])
+            assert await reports.top_channels(G, fast) == await reports.top_channels(G, slow)
+            for metric in ("messages", "voice", "emojis", "commands"):
+                ranking = await reports.top_members(G, fast, metric, 25)
+                assert ranking == await reports.top_members(G, slow, metric, 25)
+                assert OPTED_OUT not in dict(ranking)
+            assert await reports.top_members(G, fast, "voice", 25, [3]) == await reports.top_members(
+                G, slow, "voice", 25, [3]
+            )
+            assert await reports.member_rank(G, 101, fast) == await reports.member_rank(G, 101, slow)
+            assert await reports.member_voice(G, 101, fast) == await reports.member_voice(G, 101, slow)
+            assert await reports.member_channels(G, 101, fast) == await reports.member_channels(G, 101, slow)
+            assert await reports.emojis(G, fast) == await reports.emojis(G, slow)
+            assert await reports.emojis(G, fast, 102) == await reports.emojis(G, slow, 102)
+            by_rollup = activity_series(await reports.series(G, series_span(period, True)), period)
+            by_hour = activity_series(await reports.series(G, series_span(period, False)), period)
+            assert by_rollup.messages.tolist() == by_hour.messages.tolist()
+            assert by_rollup.voice_minutes.tolist() == by_hour.voice_minutes.tolist()
+            total = await reports.totals(G, slow)
+            assert sum(by_hour.messages) == total.messages
+            assert await reports.totals_from(G, fast, await reports.series(G, series_span(period))) == total
 
 
 async def test_opted_out_members_and_other_guilds_never_count(backend: Backend) -> None:
@@ -98,3 +102,66 @@ async def test_opted_out_members_and_other_guilds_never_count(backend: Backend) 
     assert totals.active_members == 9
     assert await reports.member_rank(G, OPTED_OUT, span) == (0, 0, 9)
     assert await reports.member_voice(G, OPTED_OUT, span) == await reports.member_voice(G, 999, span)
+
+
+async def write_counters(backend: Backend, clock: float, *counts: tuple[int, int, int, int]) -> None:
+    """``(guild, hour epoch, user, messages)`` through the real bot and flush, at ``clock``."""
+    settings = load_settings(DATABASE_URL=backend.url, REDIS_URL=backend.redis_url, FLUSH_INTERVAL_SECONDS=3600)
+    store = backend.store() if backend.redis_url else None
+    bot = StatsBot(settings, extensions=(), store=store, clock=lambda: clock, render_processes=0)
+    await bot.setup_hook()
+    for guild, hour, user, messages in counts:
+        bot.counters.incr((MESSAGES.code, guild, hour, 1, user, "messages"), messages)
+        bot.counters.incr((VOICE.code, guild, hour, 1, user, "active_s"), 60)
+    await bot.close()
+
+
+async def test_snapshots_follow_every_write_into_the_past(backend: Backend) -> None:
+    """A snapshot of whole past days is reused until a write changes those days, and never after."""
+    await fill(backend)
+    snapshots = Snapshots()
+    cached, plain = Reports(backend.engine, snapshots), Reports(backend.engine)
+    now = datetime.fromtimestamp(NOW, UTC)
+    span = split_period(now - timedelta(days=30), now)
+    assert span.uses_rollups
+
+    async def agree() -> list[tuple[int, int]]:
+        top = await cached.top_members(G, span, "messages", 25)
+        assert top == await plain.top_members(G, span, "messages", 25)
+        assert await cached.top_channels(G, span) == await plain.top_channels(G, span)
+        assert await cached.member_rank(G, 101, span) == await plain.member_rank(G, 101, span)
+        assert await cached.active_members(G, span) == await plain.active_members(G, span)
+        assert await cached.series(G, span) == await plain.series(G, span)
+        return top
+
+    await agree()
+    misses = snapshots.misses
+    await agree()
+    assert snapshots.misses == misses, "nothing changed: every answer comes from its snapshot"
+
+    # Counters of the current hour do not touch past days: the snapshots stay.
+    this_hour = NOW - NOW % HOUR
+    await write_counters(backend, NOW, (G, this_hour, 108, 5))
+    await agree()
+    assert snapshots.misses == misses
+
+    # A late batch into a past day (as after a spill, or backfill) makes them stale at once.
+    ten_days_ago = this_hour - 10 * DAY
+    await write_counters(backend, NOW, (G, ten_days_ago, 109, 100_000))
+    assert (await agree())[0][0] == 109
+    assert snapshots.misses > misses
+
+    # Another guild's past writes leave this guild's snapshots alone.
+    misses = snapshots.misses
+    await agree()
+    await write_counters(backend, NOW, (OTHER, ten_days_ago, 109, 7))
+    await agree()
+    assert snapshots.misses == misses
+
+    # Hiding, showing again and erasing a member change what past days show.
+    await privacy.set_optout(backend.engine, G, 109, "hide", now)
+    assert 109 not in dict(await agree())
+    await privacy.remove_optout(backend.engine, G, 109)
+    assert 109 in dict(await agree())
+    await privacy.erase_member(backend.engine, G, 109)
+    assert 109 not in dict(await agree())
