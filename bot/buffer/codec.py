@@ -38,15 +38,26 @@ def encode_row(code: str, row_key: tuple[int | str, ...]) -> tuple[int, str]:
     return guild, SEP.join([code, *(_part(p) for p in row_key[1:])])
 
 
+# Series whose dimensions are all ids: their fields are decoded without text handling (the bulk of a batch).
+_INT_SERIES: dict[bytes, str] = {code.encode(): code for code, s in SERIES.items() if str not in s.dim_types}
+_SEP_BYTES = SEP.encode()
+
+
 def decode_rows(guild_ids: list[int], hashes: list[dict[bytes, bytes]]) -> Rows:
     """Counter rows from the per-guild hashes of a batch: one field per row, values comma-separated."""
     rows: Rows = {code: {} for code in SERIES}
     for guild, hash_ in zip(guild_ids, hashes, strict=True):
         for field, value in hash_.items():
-            parts = field.decode().split(SEP)
-            series = SERIES[parts[0]]
-            dims = tuple(t(v) for t, v in zip(series.dim_types, parts[2:], strict=True))
-            rows[series.code][(guild, int(parts[1]), *dims)] = [int(v) for v in value.split(b",")]
+            code, _, rest = field.partition(_SEP_BYTES)
+            values = list(map(int, value.split(b",")))
+            int_code = _INT_SERIES.get(code)
+            if int_code is not None:  # int() reads ASCII digits from bytes as they are
+                rows[int_code][(guild, *map(int, rest.split(_SEP_BYTES)))] = values
+                continue
+            parts = rest.decode().split(SEP)
+            series = SERIES[code.decode()]
+            dims = tuple(t(v) for t, v in zip(series.dim_types, parts[1:], strict=True))
+            rows[series.code][(guild, int(parts[0]), *dims)] = values
     return rows
 
 
