@@ -75,6 +75,32 @@ async def flush_rate(db_url: str, redis_url: str, rows: list) -> float:  # type:
         await engine.dispose()
 
 
+async def phases(db_url: str, redis_url: str, rows: list) -> dict[str, float]:  # type: ignore[type-arg]
+    """Seconds of each step of one flush of ``rows`` (the flusher's steps, timed one by one)."""
+    engine = create_engine(db_url)
+    store = RedisStore.from_url(redis_url, RedisKeys(f"bench:{uuid.uuid4().hex[:8]}:"))
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("TRUNCATE message_hourly, message_daily, member_daily, flush_ledger")
+        counters = Counters()
+        for g, h, c, u, vals in rows:
+            for field, v in zip(MESSAGES.fields, vals, strict=True):
+                counters.incr(("msg", g, h, c, u, field), v)
+        assert await Pusher(counters, store).push_once()
+        t0 = time.perf_counter()
+        await store.freeze()
+        (batch_id,) = await store.pending()
+        batch = await store.load(batch_id)
+        t1 = time.perf_counter()
+        await BatchWriter(engine).apply(batch)
+        t2 = time.perf_counter()
+        await store.drop(batch_id)
+        return {"redis_and_decode_s": t1 - t0, "database_s": t2 - t1, "drop_s": time.perf_counter() - t2}
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
 async def copy_rate(db_url: str, rows: list) -> float:  # type: ignore[type-arg]
     from datetime import UTC, datetime
 
@@ -125,6 +151,7 @@ async def main() -> None:
     for _ in range(ROUNDS):
         copy_rates.append(await copy_rate(bench_url, rows))
         flush_rates.append(await flush_rate(bench_url, redis_url, rows))
+    steps = await phases(bench_url, redis_url, rows)
     flush_med, copy_med = statistics.median(flush_rates), statistics.median(copy_rates)
     ratio = flush_med / copy_med
     incr_rate, bare_rate = increment_rates()
@@ -132,6 +159,11 @@ async def main() -> None:
     print(f"flusher (median of {ROUNDS}):   {flush_med:,.0f} rows/s   target >= 100,000: {flush_med >= 100_000}")
     print(f"raw COPY (median of {ROUNDS}):  {copy_med:,.0f} rows/s")
     print(f"ratio flusher / COPY:    {ratio:.2f}   target >= 0.25: {ratio >= 0.25}")
+    print(
+        "where a flush's time goes: "
+        + ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {v:.2f} s" for k, v in steps.items())
+        + " (database: staging COPY, hourly upsert, daily and member rollups, in parts at once)"
+    )
     print(f"event-path increments:   {incr_rate:,.0f}/s   target >= 1,000,000: {incr_rate >= 1_000_000}")
     print(f"bare dict increments:    {bare_rate:,.0f}/s   ratio {incr_rate / bare_rate:.2f}")
     emit(
@@ -143,6 +175,7 @@ async def main() -> None:
             "bare_dict_increments_per_s": round(bare_rate),
             "ratio_vs_bare_dict": round(incr_rate / bare_rate, 3),
             "rows": ROWS,
+            **{f"step_{k}": round(v, 3) for k, v in steps.items()},
         }
     )
 

@@ -386,12 +386,12 @@ class Reports:
             return [(_aware(ts), int(v)) for ts, v in (await conn.execute(stmt)).all()]
 
     async def member_channels(self, guild_id: int, user_id: int, span: Span, limit: int = 5) -> list[tuple[int, int]]:
-        """A member's channels by messages, most first."""
+        """A member's channels by messages, most first (hourly rows through the per-member index, any period)."""
         rows = series_rows(
             t.message_hourly,
-            t.message_daily,
+            None,
             guild_id,
-            span,
+            Span(span.start, span.end),
             {"channel_id": "channel_id", "value": "messages"},
             Only(user_id=user_id),
         )
