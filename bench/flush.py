@@ -15,8 +15,11 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from _common import emit, recreate_database, service_urls
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buffer import Counters
 from bot.buffer.keys import RedisKeys
@@ -33,12 +36,15 @@ ROUNDS = 3
 INCREMENTS = 2_000_000
 
 
-def make_rows(n: int, seed: int) -> list[tuple[int, int, int, int, tuple[int, int, int, int]]]:
+Row = tuple[int, int, int, int, tuple[int, int, int, int]]
+
+
+def make_rows(n: int, seed: int) -> list[Row]:
     """``n`` distinct message rows: (guild, hour, channel, user, values) over a week of a big guild."""
     rng = random.Random(seed)
     base = 1_763_798_400
     seen: set[tuple[int, int, int, int]] = set()
-    out = []
+    out: list[Row] = []
     while len(out) < n:
         key = (
             rng.randrange(1, 4),
@@ -53,7 +59,9 @@ def make_rows(n: int, seed: int) -> list[tuple[int, int, int, int, tuple[int, in
     return out
 
 
-async def flush_rate(db_url: str, redis_url: str, rows: list) -> float:  # type: ignore[type-arg]
+@asynccontextmanager
+async def pushed(db_url: str, redis_url: str, rows: list[Row]) -> AsyncIterator[tuple[AsyncEngine, RedisStore]]:
+    """Empty tables, and ``rows`` counted and pushed to Redis: what a flush then finds."""
     engine = create_engine(db_url)
     store = RedisStore.from_url(redis_url, RedisKeys(f"bench:{uuid.uuid4().hex[:8]}:"))
     try:
@@ -64,29 +72,25 @@ async def flush_rate(db_url: str, redis_url: str, rows: list) -> float:  # type:
             for field, v in zip(MESSAGES.fields, vals, strict=True):
                 counters.incr(("msg", g, h, c, u, field), v)
         assert await Pusher(counters, store).push_once()
+        yield engine, store
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
+async def flush_rate(db_url: str, redis_url: str, rows: list[Row]) -> float:
+    async with pushed(db_url, redis_url, rows) as (engine, store):
         flusher = Flusher(store, BatchWriter(engine), interval=10)
         t0 = time.perf_counter()
         result = await flusher.flush_once()
         elapsed = time.perf_counter() - t0
         assert result.batches == 1
         return len(rows) / elapsed
-    finally:
-        await store.close()
-        await engine.dispose()
 
 
-async def phases(db_url: str, redis_url: str, rows: list) -> dict[str, float]:  # type: ignore[type-arg]
+async def phases(db_url: str, redis_url: str, rows: list[Row]) -> dict[str, float]:
     """Seconds of each step of one flush of ``rows`` (the flusher's steps, timed one by one)."""
-    engine = create_engine(db_url)
-    store = RedisStore.from_url(redis_url, RedisKeys(f"bench:{uuid.uuid4().hex[:8]}:"))
-    try:
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql("TRUNCATE message_hourly, message_daily, member_daily, flush_ledger")
-        counters = Counters()
-        for g, h, c, u, vals in rows:
-            for field, v in zip(MESSAGES.fields, vals, strict=True):
-                counters.incr(("msg", g, h, c, u, field), v)
-        assert await Pusher(counters, store).push_once()
+    async with pushed(db_url, redis_url, rows) as (engine, store):
         t0 = time.perf_counter()
         await store.freeze()
         (batch_id,) = await store.pending()
@@ -96,12 +100,9 @@ async def phases(db_url: str, redis_url: str, rows: list) -> dict[str, float]:  
         t2 = time.perf_counter()
         await store.drop(batch_id)
         return {"redis_and_decode_s": t1 - t0, "database_s": t2 - t1, "drop_s": time.perf_counter() - t2}
-    finally:
-        await store.close()
-        await engine.dispose()
 
 
-async def copy_rate(db_url: str, rows: list) -> float:  # type: ignore[type-arg]
+async def copy_rate(db_url: str, rows: list[Row]) -> float:
     from datetime import UTC, datetime
 
     import asyncpg
