@@ -17,8 +17,9 @@ from PIL import Image
 from bot.render.reports import SIZES
 from bot.sandbox import SandboxDiscord
 from bot.sandbox.state import SandboxChannel, SandboxGuild, SandboxMember
-from bot.series import APPS, VOICE, hour_of
+from bot.series import APPS, MESSAGES, VOICE, hour_of
 from cogs import TRACKING_EXTENSIONS
+from db import privacy
 from db import tables as t
 from db.reports import Reports, Totals, split_period
 from tests.conftest import Backend
@@ -305,3 +306,30 @@ async def test_guild_isolation(world: World) -> None:
     dave = await ask(w, w.dave, "stats server", {"period": "all"}, guild=w.beta, channel=w.other)
     assert fields(dave) == {"Messages": "40", "Voice minutes": "833", "Active members": "1"}
     assert_short(await ask(w, w.dave, "stats user", {"member": w.alice.user}, guild=w.beta, channel=w.other))
+
+
+async def test_reports_follow_late_counters_and_opt_outs(world: World) -> None:
+    """Long-period answers are kept between commands, yet a write into past days or an opt-out shows at once."""
+    w = world
+    lines = ["1. <@{alice}> 3", "2. <@{bob}> 1"]
+    ids = {"alice": w.alice.user.id, "bob": w.bob.user.id}
+
+    async def top() -> list[str]:
+        reply = await ask(w, w.alice, "top", {"metric": "messages", "period": "30d", "limit": 5})
+        return list(reply.embeds[0]["description"].splitlines())
+
+    assert await top() == [line.format(**ids) for line in lines]
+    kept = w.bot.reports.snapshots
+    assert kept is not None and len(kept) > 0
+    # Counters of three days ago arrive late (as after a Redis outage, or backfill).
+    three_days_ago = hour_of(time.time()) - 3 * 86_400
+    w.bot.counters.incr((MESSAGES.code, w.alpha.id, three_days_ago, w.general.id, w.bob.user.id, "messages"), 10)
+    await flush(w.bot)
+    assert await top() == [f"1. <@{w.bob.user.id}> 11", f"2. <@{w.alice.user.id}> 3"]
+    misses = kept.misses
+    assert await top() == [f"1. <@{w.bob.user.id}> 11", f"2. <@{w.alice.user.id}> 3"]
+    assert kept.misses == misses  # the second time from the snapshot
+    await privacy.set_optout(w.bot.engine, w.alpha.id, w.bob.user.id, "hide", datetime.now(UTC))
+    assert await top() == [f"1. <@{w.alice.user.id}> 3"]
+    await privacy.remove_optout(w.bot.engine, w.alpha.id, w.bob.user.id)
+    assert (await top())[0] == f"1. <@{w.bob.user.id}> 11"
