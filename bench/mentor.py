@@ -5,7 +5,10 @@ UTC guild reads), the hourly message table (what a guild in another timezone
 reads) and ``member_joins``. Timed, several runs each, median and p95:
 
 - the watchlist as the command builds it (queries + analytics), UTC guild; target <= 500 ms;
-- the same for a guild in another timezone (hourly rows, local days), for information;
+- the same for a guild in another timezone (hourly rows, local days);
+- both as the bot runs them (active days of whole past UTC days kept as a
+  snapshot, only today read each time) and cold (no snapshot yet: the first
+  request after a restart, a new day or a write into the past);
 - baselines measured in the same run: a plain ``SELECT count(*)`` over the same
   ``member_daily`` rows, and the watchlist's raw query alone (active days packed
   into bit masks by the server).
@@ -28,6 +31,7 @@ from db.engine import create_engine
 from db.guilds import update_settings
 from db.mentor import MentorData
 from db.migrate import upgrade
+from db.reports import Snapshots
 
 MEMBERS = 20_000
 HISTORY_DAYS = 60  # more than the 42-day window, so that joins and baselines are realistic
@@ -101,7 +105,7 @@ async def main() -> None:
     load_s = time.perf_counter() - t0
     await update_settings(engine, LOCAL_GUILD, timezone="Europe/Berlin")
 
-    data = MentorData(engine)
+    data = MentorData(engine, Snapshots())  # as the bot runs it
     utc_period = parse_period("30d", NOW, parse_timezone("UTC"))
     local_period = parse_period("30d", NOW, parse_timezone("Europe/Berlin"))
     window = risk_window(utc_period)
@@ -114,19 +118,22 @@ async def main() -> None:
         async with engine.connect() as conn:
             return (await conn.execute(count_sql, {"g": UTC_GUILD, "s": window.start, "e": utc_period.end})).scalar()
 
-    watch_ms, local_ms, query_ms, count_ms = await timed(
+    watch_ms, utc_cold_ms, local_ms, cold_ms, query_ms, count_ms = await timed(
         RUNS,
         [
             lambda: build_watchlist(data, UTC_GUILD, utc_period),
+            lambda: build_watchlist(MentorData(engine, Snapshots()), UTC_GUILD, utc_period),
             lambda: build_watchlist(data, LOCAL_GUILD, local_period),
-            lambda: data.active_days(UTC_GUILD, window.start, utc_period.end, utc_period.tz),
+            lambda: build_watchlist(MentorData(engine, Snapshots()), LOCAL_GUILD, local_period),
+            lambda: MentorData(engine).active_days(UTC_GUILD, window.start, utc_period.end, utc_period.tz),
             count_scan,
         ],
     )
     await engine.dispose()
 
     watch_med, count_med, query_med = (statistics.median(v) for v in (watch_ms, count_ms, query_ms))
-    local_med = statistics.median(local_ms)
+    local_med, cold_med = statistics.median(local_ms), statistics.median(cold_ms)
+    utc_cold_med = statistics.median(utc_cold_ms)
     window_rows = int(daily_rows)
     print(f"guild:                         {MEMBERS:,} members, {HISTORY_DAYS} days, {window_rows:,} member_daily rows")
     print(f"load (generate_series):        {load_s:.1f} s")
@@ -134,9 +141,12 @@ async def main() -> None:
     print(f"flagged:                       {flagged:,} (UTC guild), {flagged_local:,} (Europe/Berlin guild)")
     print(f"watchlist, UTC guild:          median {watch_med:.0f} ms, p95 {p95(watch_ms):.0f} ms ({RUNS} runs)")
     print(f"  target <= {TARGET_MS:.0f} ms:            {watch_med <= TARGET_MS and p95(watch_ms) <= TARGET_MS}")
+    print(f"  cold (no snapshot yet):      median {utc_cold_med:.0f} ms, p95 {p95(utc_cold_ms):.0f} ms")
     print(f"watchlist, Europe/Berlin:      median {local_med:.0f} ms, p95 {p95(local_ms):.0f} ms (hourly rows)")
+    print(f"  cold (no snapshot yet):      median {cold_med:.0f} ms, p95 {p95(cold_ms):.0f} ms")
     print(
         f"baseline raw query alone:      median {query_med:.0f} ms   ratio watchlist/query {watch_med / query_med:.2f}"
+        " (the active days of the window read in full, no snapshot)"
     )
     print(
         f"baseline SELECT count(*):      median {count_med:.0f} ms   ratio watchlist/count {watch_med / count_med:.2f}"
@@ -148,8 +158,10 @@ async def main() -> None:
             "flagged_members": flagged,
             "watchlist_median_ms": round(watch_med, 1),
             "watchlist_p95_ms": round(p95(watch_ms), 1),
+            "watchlist_cold_median_ms": round(utc_cold_med, 1),
             "watchlist_local_tz_median_ms": round(local_med, 1),
             "watchlist_local_tz_p95_ms": round(p95(local_ms), 1),
+            "watchlist_local_tz_cold_median_ms": round(cold_med, 1),
             "raw_query_median_ms": round(query_med, 1),
             "count_scan_median_ms": round(count_med, 1),
             "ratio_watchlist_to_count_scan": round(watch_med / count_med, 2),

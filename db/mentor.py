@@ -8,6 +8,9 @@ mode). Days are the guild's local calendar days, built with
   UTC, where a UTC day is a local day; on PostgreSQL the rows come back as one
   array per member, so that 20,000 members are 20,000 rows, not a million;
 - the hourly tables otherwise, so that local days stay exact in any timezone.
+  For the watchlist, the sums per member and local day over whole past UTC days
+  are kept as a snapshot (``db.reports.snapshots``) until the guild's history
+  changes, so that only the hours at the edges are read again.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.analytics import active_days_mask, daily_matrix, local_days, local_hour_index
 from bot.analytics.activity import ACTIVE_VOICE_SECONDS
 from db import tables as t
+from db.reports.snapshots import Snapshots
+from db.reports.spans import hour_ranges, split_period
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -64,6 +69,9 @@ class ActiveDays:
     member_ids: IntArray
     active: BoolArray
 
+    def __len__(self) -> int:
+        return int(self.member_ids.size)
+
 
 @dataclass(frozen=True, slots=True)
 class MemberHours:
@@ -87,11 +95,58 @@ def is_utc(tz: ZoneInfo) -> bool:
     return tz.key in UTC_NAMES
 
 
-class MentorData:
-    """The queries behind /mentor card and /mentor watchlist."""
+@dataclass(frozen=True, slots=True)
+class LocalDaySums:
+    """Messages and active voice seconds per member and local day number (days since 1970-01-01)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    users: IntArray
+    day_numbers: IntArray
+    messages: IntArray
+    active_s: IntArray
+
+    def __len__(self) -> int:
+        return int(self.users.size)
+
+    @staticmethod
+    def combine(parts: Sequence[LocalDaySums]) -> LocalDaySums:
+        """The sums per (member, day) over parts that may share a local day (split at a UTC midnight)."""
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return LocalDaySums(empty, empty, empty, empty)
+        users = np.concatenate([p.users for p in parts])
+        days = np.concatenate([p.day_numbers for p in parts])
+        order = np.lexsort((days, users))
+        users, days = users[order], days[order]
+        messages = np.concatenate([p.messages for p in parts])[order]
+        active = np.concatenate([p.active_s for p in parts])[order]
+        if not users.size:
+            return LocalDaySums(users, days, messages, active)
+        starts = np.flatnonzero(np.r_[True, (users[1:] != users[:-1]) | (days[1:] != days[:-1])])
+        return LocalDaySums(
+            users[starts], days[starts], np.add.reduceat(messages, starts), np.add.reduceat(active, starts)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeptLocalDays:
+    """A snapshot of whole UTC days for a guild in another timezone: the local days wholly inside
+    (members × days, from ``first_day``) and the sums of the local days its ends cut."""
+
+    first_day: date
+    member_ids: IntArray
+    active: BoolArray
+    boundary: LocalDaySums
+
+    def __len__(self) -> int:
+        return int(self.member_ids.size) + len(self.boundary)
+
+
+class MentorData:
+    """The queries behind /mentor card and /mentor watchlist (with the bot's snapshots, if given)."""
+
+    def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None) -> None:
         self.engine = engine
+        self.snapshots = snapshots
 
     async def guild_days(self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo) -> DailyActivity:
         """Every member's messages and active voice seconds per local day of ``[start, end)``.
@@ -128,22 +183,16 @@ class MentorData:
             return ActiveDays(first_day, data.member_ids, np.asarray(mask, dtype=bool))
         # Opted-out members are few: leaving them out by id spares an anti-join on every row.
         hidden = sorted(await self.opted_out(guild_id))
+        if self.snapshots is not None and is_utc(tz):
+            return await self._utc_active_days_kept(guild_id, start, end, hidden, first_day, len(days))
+        if self.snapshots is not None:
+            return await self._local_active_days_kept(guild_id, start, end, tz, hidden, first_day, len(days))
         if is_utc(tz):
             day_index = self._utc_day_index(guild_id, start, end, hidden)
         else:
             day_index = self._local_day_index(guild_id, start, end, tz, hidden)
-        days_q = day_index.subquery()
-        bit = sa.literal(1, sa.BigInteger).op("<<")(sa.cast(days_q.c.idx % WORD_DAYS, sa.Integer))
-        if len(days) <= WORD_DAYS:
-            # One word per member: the commonest case (periods up to 30d read 42 days).
-            stmt = sa.select(days_q.c.user_id, sa.literal(0, sa.Integer), sa.func.bit_or(bit))
-            stmt = stmt.group_by(days_q.c.user_id)
-        else:
-            word = days_q.c.idx.op("/")(WORD_DAYS)  # integer division: idx is never negative
-            stmt = sa.select(days_q.c.user_id, word, sa.func.bit_or(bit)).group_by(days_q.c.user_id, word)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return ActiveDays(first_day, *_unpack_words(rows, len(days)))
+            return ActiveDays(first_day, *await _packed(conn, day_index, len(days)))
 
     def _utc_day_index(
         self, guild_id: int, start: datetime, end: datetime, hidden: list[int]
@@ -191,6 +240,119 @@ class MentorData:
             .group_by(rows.c.user_id, rows.c.idx)
             .having(sa.or_(sa.func.sum(rows.c.messages) > 0, sa.func.sum(rows.c.active_s) >= ACTIVE_VOICE_SECONDS))
         )
+
+    async def _local_active_days_kept(
+        self,
+        guild_id: int,
+        start: datetime,
+        end: datetime,
+        tz: ZoneInfo,
+        hidden: list[int],
+        first_day: date,
+        n_days: int,
+    ) -> ActiveDays:
+        """Active local days of ``[start, end)``: whole past UTC days from a snapshot, the edges read now.
+
+        The snapshot holds the active days lying wholly inside those UTC days (bit masks
+        packed by the server) and the sums of the two local days cut by their ends,
+        which are added to the edges' sums before the threshold is applied.
+        """
+        plan = split_period(start, end, True)
+        async with self.engine.connect() as conn:
+            sums = [await self._sums(conn, guild_id, a, b, tz, hidden) for a, b in hour_ranges(plan)]
+            kept: KeptLocalDays | None = None
+            if self.snapshots is not None and plan.day_start is not None and plan.day_end is not None:
+                a, b = plan.day_start, plan.day_end
+                key = ("mentor-local-days", tz.key)
+                kept = await self.snapshots.get(
+                    conn, guild_id, key, (a, b), lambda: self._read_kept(conn, guild_id, a, b, tz, hidden)
+                )
+                sums.append(kept.boundary)
+        found = _active_from_sums(LocalDaySums.combine(sums), first_day, n_days)
+        if kept is None:
+            return found
+        return _merged(first_day, n_days, [found, ActiveDays(kept.first_day, kept.member_ids, kept.active)])
+
+    async def _utc_active_days_kept(
+        self, guild_id: int, start: datetime, end: datetime, hidden: list[int], first_day: date, n_days: int
+    ) -> ActiveDays:
+        """Active UTC days of ``[start, end)`` from ``member_daily``: whole past days from a snapshot, today now."""
+        plan = split_period(start, end, True)
+
+        async def read(a: datetime, b: datetime) -> ActiveDays:
+            n = len(local_days(a, b, ZoneInfo("UTC")))
+            return ActiveDays(
+                a.astimezone(UTC).date(), *await _packed(conn, self._utc_day_index(guild_id, a, b, hidden), n)
+            )
+
+        async with self.engine.connect() as conn:
+            parts = [await read(a, b) for a, b in hour_ranges(plan)]
+            if self.snapshots is not None and plan.day_start is not None and plan.day_end is not None:
+                a, b = plan.day_start, plan.day_end
+                parts.append(await self.snapshots.get(conn, guild_id, ("mentor-utc-days",), (a, b), lambda: read(a, b)))
+        return _merged(first_day, n_days, parts)
+
+    async def _read_kept(
+        self, conn: AsyncConnection, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int]
+    ) -> KeptLocalDays:
+        """What a snapshot of whole UTC days ``[start, end)`` keeps for another timezone."""
+        whole = [d for d in local_days(start, end, tz) if d.utc_start >= start and d.utc_end <= end]
+        if not whole:
+            return KeptLocalDays(
+                start.astimezone(tz).date(), *_no_days(), await self._sums(conn, guild_id, start, end, tz, hidden)
+            )
+        inside_start, inside_end = whole[0].utc_start, whole[-1].utc_end
+        boundary = LocalDaySums.combine(
+            [
+                await self._sums(conn, guild_id, start, inside_start, tz, hidden),
+                await self._sums(conn, guild_id, inside_end, end, tz, hidden),
+            ]
+        )
+        day_index = self._local_day_index(guild_id, inside_start, inside_end, tz, hidden)
+        member_ids, active = await _packed(conn, day_index, len(whole))
+        return KeptLocalDays(whole[0].date, member_ids, active, boundary)
+
+    async def _sums(
+        self, conn: AsyncConnection, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int]
+    ) -> LocalDaySums:
+        """Sums per member and local day of the hours in ``[start, end)`` (none when it is empty)."""
+        if end <= start:
+            return LocalDaySums.combine([])
+        rows: Sequence[Any] = (await conn.execute(self._local_day_sums(guild_id, start, end, tz, hidden))).all()
+        return LocalDaySums(*(np.fromiter((int(r[i] or 0) for r in rows), np.int64, len(rows)) for i in range(4)))
+
+    @staticmethod
+    def _local_day_sums(
+        guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int]
+    ) -> sa.Select[tuple[object, ...]]:
+        """(user_id, local day number, messages, active_s) summed from the hourly tables (PostgreSQL)."""
+        parts = []
+        for table, messages, active in (
+            (t.message_hourly, t.message_hourly.c.messages, sa.literal(0, sa.BigInteger)),
+            (t.voice_hourly, sa.literal(0, sa.BigInteger), t.voice_hourly.c.active_s),
+        ):
+            local_date = sa.cast(sa.func.timezone(tz.key, table.c.hour), sa.Date)
+            day_number = sa.cast(local_date - sa.cast(sa.literal("1970-01-01"), sa.Date), sa.Integer)
+            parts.append(
+                sa.select(
+                    table.c.user_id.label("user_id"),
+                    day_number.label("day"),
+                    messages.label("messages"),
+                    active.label("active_s"),
+                ).where(
+                    table.c.guild_id == guild_id,
+                    table.c.hour >= start,
+                    table.c.hour < end,
+                    table.c.user_id.not_in(hidden),
+                )
+            )
+        rows = sa.union_all(*parts).subquery()
+        return sa.select(
+            rows.c.user_id,
+            rows.c.day,
+            sa.cast(sa.func.sum(rows.c.messages), sa.BigInteger),
+            sa.cast(sa.func.sum(rows.c.active_s), sa.BigInteger),
+        ).group_by(rows.c.user_id, rows.c.day)
 
     async def _daily_rows(
         self, guild_id: int, start: datetime, end: datetime
@@ -321,6 +483,52 @@ def history_columns(
         day_index, _ = local_hour_index(known_epochs[at[found]], tz, first_day)
         out[found] = day_index
     return out
+
+
+async def _packed(
+    conn: AsyncConnection, day_index: sa.Select[tuple[object, ...]], n_days: int
+) -> tuple[IntArray, BoolArray]:
+    """Member ids and the members × days matrix of ``(user_id, idx)`` active days (bit masks packed by the server)."""
+    days_q = day_index.subquery()
+    bit = sa.literal(1, sa.BigInteger).op("<<")(sa.cast(days_q.c.idx % WORD_DAYS, sa.Integer))
+    if n_days <= WORD_DAYS:
+        # One word per member: the commonest case (periods up to 30d read 42 days).
+        stmt = sa.select(days_q.c.user_id, sa.literal(0, sa.Integer), sa.func.bit_or(bit))
+        stmt = stmt.group_by(days_q.c.user_id)
+    else:
+        word = days_q.c.idx.op("/")(WORD_DAYS)  # integer division: idx is never negative
+        stmt = sa.select(days_q.c.user_id, word, sa.func.bit_or(bit)).group_by(days_q.c.user_id, word)
+    rows = (await conn.execute(stmt)).all()
+    return _unpack_words(rows, n_days)
+
+
+def _no_days() -> tuple[IntArray, BoolArray]:
+    """No members and no days."""
+    return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=bool)
+
+
+def _merged(first_day: date, n_days: int, parts: Sequence[ActiveDays]) -> ActiveDays:
+    """Active days of several parts (each from its own first day) on the columns of ``first_day``."""
+    member_ids = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *(p.member_ids for p in parts)]))
+    active = np.zeros((member_ids.size, n_days), dtype=bool)
+    for part in parts:
+        columns = np.arange(part.active.shape[1]) + (part.first_day - first_day).days
+        inside = (columns >= 0) & (columns < n_days)
+        rows = np.searchsorted(member_ids, part.member_ids)
+        active[np.ix_(rows, columns[inside])] |= part.active[:, inside]
+    any_day = active.any(axis=1)
+    return ActiveDays(first_day, member_ids[any_day].astype(np.int64), active[any_day])
+
+
+def _active_from_sums(sums: LocalDaySums, first_day: date, n_days: int) -> ActiveDays:
+    """The members × days active matrix (a message, or enough active voice) from per-day sums."""
+    columns = sums.day_numbers - (first_day - date(1970, 1, 1)).days
+    active = (sums.messages > 0) | (sums.active_s >= ACTIVE_VOICE_SECONDS)
+    keep = active & (columns >= 0) & (columns < n_days)
+    member_ids, rows = np.unique(sums.users[keep], return_inverse=True)
+    matrix = np.zeros((member_ids.size, n_days), dtype=bool)
+    matrix[rows, columns[keep]] = True
+    return ActiveDays(first_day, member_ids.astype(np.int64), matrix)
 
 
 def _unpack_words(rows: Sequence[Sequence[Any]], n_days: int) -> tuple[IntArray, BoolArray]:

@@ -17,7 +17,7 @@ least recently used first out.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -89,11 +89,7 @@ EMPTY = KeyedTotals(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 def _size(value: object) -> int:
     """Roughly how many values an answer holds (its weight in the cache)."""
-    if isinstance(value, KeyedTotals):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return len(value)
-    return 1
+    return len(value) if isinstance(value, Sized) else 1
 
 
 class Snapshots:

@@ -18,12 +18,17 @@ from bot.analytics import (
     engagement_scores,
     longest_streak,
 )
+from bot.analytics.periods import parse_period, parse_timezone
 from bot.sandbox import SandboxDiscord
+from bot.series import MESSAGES
 from cogs import TRACKING_EXTENSIONS
+from cogs.mentor import risk_window
 from db import tables as t
 from db.guilds import update_settings
+from db.mentor import MentorData
+from db.reports import Snapshots
 from tests.conftest import Backend
-from tests.support.live import live_bot
+from tests.support.live import counted_and_flushed, live_bot
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +243,42 @@ async def test_watchlist_flags_the_fading_members_of_a_cohort(backend: Backend, 
                 m.user.id for m in reversed(fading)
             ]
             assert fields(reply.embeds[0])["At risk"] == str(len(fading))
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/Santiago"])
+async def test_kept_active_days_agree_with_a_fresh_read(backend: Backend, tz: str) -> None:
+    """Active days from a snapshot of whole past UTC days plus the edges read now are what a fresh read gives."""
+    rng = np.random.default_rng(11)
+    guild_id, channel_id = 77, 1
+    histories = []
+    for user in range(500, 530):
+        days = [d for d in range(WINDOW) if rng.random() < 0.5]
+        histories.append(
+            History(user, *pattern(days, messages=int(rng.integers(0, 3)), voice_s=int(rng.integers(0, 2)) * 90))
+        )
+    await write_history(backend, guild_id, channel_id, histories)
+    zone = parse_timezone(tz)
+    period = parse_period("30d", NOW, zone)
+    window = risk_window(period)
+    snapshots = Snapshots()
+    kept, fresh = MentorData(backend.engine, snapshots), MentorData(backend.engine)
+
+    async def agree() -> None:
+        a = await kept.active_days(guild_id, window.start, period.end, zone)
+        b = await fresh.active_days(guild_id, window.start, period.end, zone)
+        assert a.first_day == b.first_day
+        assert a.member_ids.tolist() == b.member_ids.tolist()
+        assert a.active.tolist() == b.active.tolist()
+
+    await agree()
+    misses = snapshots.misses
+    await agree()
+    assert snapshots.misses == misses
+    # A late message on a day none of them was active: the kept sums are read again and show it.
+    quiet = next(h for h in histories if h.messages[WINDOW - 6] == 0 and h.voice_s[WINDOW - 6] == 0)
+    late_hour = int((TODAY - timedelta(days=5)).timestamp()) + 11 * 3600
+    await counted_and_flushed(
+        backend, NOW.timestamp(), [((MESSAGES.code, guild_id, late_hour, channel_id, quiet.user_id, "messages"), 1)]
+    )
+    await agree()
+    assert snapshots.misses > misses or backend.name == "sqlite"

@@ -9,14 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from bot.analytics.periods import parse_period, parse_timezone
-from bot.app import StatsBot
 from bot.reports.builders import activity_series, series_span
-from bot.series import APPS, DAY, EMOJIS, HOUR, MESSAGES, VOICE
-from bot.settings import load_settings
+from bot.series import APPS, DAY, EMOJIS, HOUR, MESSAGES, VOICE, CounterKey
 from db import privacy
 from db import tables as t
 from db.reports import Reports, Snapshots, split_period
 from tests.conftest import Backend
+from tests.support.live import counted_and_flushed
 
 pytestmark = pytest.mark.integration
 
@@ -27,21 +26,20 @@ OPTED_OUT = 105
 
 async def fill(backend: Backend) -> None:
     """About 60 days of random activity in two guilds, through the real flush (hourly and rollups)."""
-    settings = load_settings(DATABASE_URL=backend.url, REDIS_URL=backend.redis_url, FLUSH_INTERVAL_SECONDS=3600)
-    store = backend.store() if backend.redis_url else None
-    bot = StatsBot(settings, extensions=(), store=store, clock=lambda: float(NOW), render_processes=0)
-    await bot.setup_hook()
     rng = random.Random(7)
     top = NOW - NOW % HOUR
+    increments: list[tuple[CounterKey, int]] = []
     for _ in range(1500):
         guild = rng.choice((G, G, OTHER))
         hour = top - rng.randrange(0, 60 * DAY // HOUR) * HOUR
         user, channel = rng.randrange(100, 110), rng.randrange(1, 5)
-        bot.counters.incr((MESSAGES.code, guild, hour, channel, user, "messages"), rng.randrange(1, 9))
-        bot.counters.incr((VOICE.code, guild, hour, channel, user, rng.choice(("active_s", "muted_s"))), 60)
-        bot.counters.incr((EMOJIS.code, guild, hour, channel, user, rng.choice("ab"), "reaction", "count"), 1)
-        bot.counters.incr((APPS.code, guild, hour, channel, user, 9, "x", "count"), 1)
-    await bot.close()
+        increments += [
+            ((MESSAGES.code, guild, hour, channel, user, "messages"), rng.randrange(1, 9)),
+            ((VOICE.code, guild, hour, channel, user, rng.choice(("active_s", "muted_s"))), 60),
+            ((EMOJIS.code, guild, hour, channel, user, rng.choice("ab"), "reaction", "count"), 1),
+            ((APPS.code, guild, hour, channel, user, 9, "x", "count"), 1),
+        ]
+    await counted_and_flushed(backend, float(NOW), increments)
     async with backend.engine.begin() as conn:
         await conn.execute(
             sa.insert(t.optouts).values(guild_id=G, user_id=OPTED_OUT, mode="hide", created_at=datetime.now(UTC))
@@ -105,15 +103,12 @@ async def test_opted_out_members_and_other_guilds_never_count(backend: Backend) 
 
 
 async def write_counters(backend: Backend, clock: float, *counts: tuple[int, int, int, int]) -> None:
-    """``(guild, hour epoch, user, messages)`` through the real bot and flush, at ``clock``."""
-    settings = load_settings(DATABASE_URL=backend.url, REDIS_URL=backend.redis_url, FLUSH_INTERVAL_SECONDS=3600)
-    store = backend.store() if backend.redis_url else None
-    bot = StatsBot(settings, extensions=(), store=store, clock=lambda: clock, render_processes=0)
-    await bot.setup_hook()
+    """``(guild, hour epoch, user, messages)`` (and a minute of voice each) through the real bot and flush."""
+    increments: list[tuple[CounterKey, int]] = []
     for guild, hour, user, messages in counts:
-        bot.counters.incr((MESSAGES.code, guild, hour, 1, user, "messages"), messages)
-        bot.counters.incr((VOICE.code, guild, hour, 1, user, "active_s"), 60)
-    await bot.close()
+        increments.append(((MESSAGES.code, guild, hour, 1, user, "messages"), messages))
+        increments.append(((VOICE.code, guild, hour, 1, user, "active_s"), 60))
+    await counted_and_flushed(backend, clock, increments)
 
 
 async def test_snapshots_follow_every_write_into_the_past(backend: Backend) -> None:

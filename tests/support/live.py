@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
-from bot.app import EXTENSIONS
+from bot.app import EXTENSIONS, StatsBot
 from bot.clock import Clock, system_clock
 from bot.demo.runner import DemoBot, flush, running_bot
 from bot.sandbox import SandboxDiscord
+from bot.series import CounterKey
+from bot.settings import load_settings
 from tests.conftest import Backend
 
-__all__ = ["LiveBot", "flush", "live_bot"]
+__all__ = ["LiveBot", "counted_and_flushed", "flush", "live_bot"]
 
 # The bot class the tests run: StatsBot without discord.py's wait between shards.
 LiveBot = DemoBot
@@ -38,3 +40,18 @@ async def live_bot(
         sandbox, backend.url, backend.redis_url, clock, extensions, store=store, flush_interval=flush_interval
     ) as bot:
         yield bot
+
+
+async def counted_and_flushed(backend: Backend, clock: float, increments: Sequence[tuple[CounterKey, int]]) -> None:
+    """``increments`` counted by a real bot whose clock reads ``clock``, then written by its final flush.
+
+    No gateway: the bot is set up and closed, as the flush path of ``python -m bot run``
+    runs it (a batch with rows of earlier days moves the guild's history on).
+    """
+    settings = load_settings(DATABASE_URL=backend.url, REDIS_URL=backend.redis_url, FLUSH_INTERVAL_SECONDS=3600)
+    store = backend.store() if backend.redis_url else None
+    bot = StatsBot(settings, extensions=(), store=store, clock=lambda: clock, render_processes=0)
+    await bot.setup_hook()
+    for key, value in increments:
+        bot.counters.incr(key, value)
+    await bot.close()
