@@ -38,6 +38,11 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 # Active days travel from PostgreSQL as 63-day bit masks, one row per member and 63 days.
 WORD_DAYS: Final = 63
+# The hourly tables as (table, messages, active voice seconds) of a row.
+HOURLY_ACTIVITY: Final = (
+    (t.message_hourly, t.message_hourly.c.messages, sa.literal(0, sa.BigInteger)),
+    (t.voice_hourly, sa.literal(0, sa.BigInteger), t.voice_hourly.c.active_s),
+)
 UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
 
 
@@ -214,27 +219,7 @@ class MentorData:
         self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int]
     ) -> sa.Select[tuple[object, ...]]:
         """(user_id, idx) of active local days from the hourly tables, summed per local day (PostgreSQL)."""
-        first = start.astimezone(tz).date()
-        parts = []
-        for table, messages, active in (
-            (t.message_hourly, t.message_hourly.c.messages, sa.literal(0, sa.BigInteger)),
-            (t.voice_hourly, sa.literal(0, sa.BigInteger), t.voice_hourly.c.active_s),
-        ):
-            local_date = sa.cast(sa.func.timezone(tz.key, table.c.hour), sa.Date)
-            parts.append(
-                sa.select(
-                    table.c.user_id.label("user_id"),
-                    sa.cast(local_date - first, sa.Integer).label("idx"),
-                    messages.label("messages"),
-                    active.label("active_s"),
-                ).where(
-                    table.c.guild_id == guild_id,
-                    table.c.hour >= start,
-                    table.c.hour < end,
-                    table.c.user_id.not_in(hidden),
-                )
-            )
-        rows = sa.union_all(*parts).subquery()
+        rows = _local_hour_rows(guild_id, start, end, tz, hidden, start.astimezone(tz).date())
         return (
             sa.select(rows.c.user_id.label("user_id"), rows.c.idx.label("idx"))
             .group_by(rows.c.user_id, rows.c.idx)
@@ -325,34 +310,14 @@ class MentorData:
     def _local_day_sums(
         guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int]
     ) -> sa.Select[tuple[object, ...]]:
-        """(user_id, local day number, messages, active_s) summed from the hourly tables (PostgreSQL)."""
-        parts = []
-        for table, messages, active in (
-            (t.message_hourly, t.message_hourly.c.messages, sa.literal(0, sa.BigInteger)),
-            (t.voice_hourly, sa.literal(0, sa.BigInteger), t.voice_hourly.c.active_s),
-        ):
-            local_date = sa.cast(sa.func.timezone(tz.key, table.c.hour), sa.Date)
-            day_number = sa.cast(local_date - sa.cast(sa.literal("1970-01-01"), sa.Date), sa.Integer)
-            parts.append(
-                sa.select(
-                    table.c.user_id.label("user_id"),
-                    day_number.label("day"),
-                    messages.label("messages"),
-                    active.label("active_s"),
-                ).where(
-                    table.c.guild_id == guild_id,
-                    table.c.hour >= start,
-                    table.c.hour < end,
-                    table.c.user_id.not_in(hidden),
-                )
-            )
-        rows = sa.union_all(*parts).subquery()
+        """(user_id, local day number since 1970-01-01, messages, active_s) from the hourly tables (PostgreSQL)."""
+        rows = _local_hour_rows(guild_id, start, end, tz, hidden, date(1970, 1, 1))
         return sa.select(
             rows.c.user_id,
-            rows.c.day,
+            rows.c.idx,
             sa.cast(sa.func.sum(rows.c.messages), sa.BigInteger),
             sa.cast(sa.func.sum(rows.c.active_s), sa.BigInteger),
-        ).group_by(rows.c.user_id, rows.c.day)
+        ).group_by(rows.c.user_id, rows.c.idx)
 
     async def _daily_rows(
         self, guild_id: int, start: datetime, end: datetime
@@ -389,10 +354,7 @@ class MentorData:
     ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
         """Flat (hour epoch, user, messages, active_s) arrays from the hourly tables."""
         parts: list[sa.Select[tuple[object, ...]]] = []
-        for table, messages, active in (
-            (t.message_hourly, t.message_hourly.c.messages, sa.literal(0, sa.BigInteger)),
-            (t.voice_hourly, sa.literal(0, sa.BigInteger), t.voice_hourly.c.active_s),
-        ):
+        for table, messages, active in HOURLY_ACTIVITY:
             sel = sa.select(
                 table.c.hour.label("hour"),
                 table.c.user_id.label("user_id"),
@@ -456,6 +418,32 @@ class MentorData:
         stmt = sa.select(sa.literal(1)).where(o.c.guild_id == guild_id, o.c.user_id == user_id)
         async with self.engine.connect() as conn:
             return (await conn.execute(stmt)).first() is not None
+
+
+def _local_hour_rows(
+    guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int], first: date
+) -> sa.Subquery:
+    """Hourly message and active voice rows of ``[start, end)`` as (user_id, idx, messages, active_s).
+
+    ``idx`` is the local day of the hour's start, counted from ``first``.
+    """
+    parts = []
+    for table, messages, active in HOURLY_ACTIVITY:
+        local_date = sa.cast(sa.func.timezone(tz.key, table.c.hour), sa.Date)
+        parts.append(
+            sa.select(
+                table.c.user_id.label("user_id"),
+                sa.cast(local_date - first, sa.Integer).label("idx"),
+                messages.label("messages"),
+                active.label("active_s"),
+            ).where(
+                table.c.guild_id == guild_id,
+                table.c.hour >= start,
+                table.c.hour < end,
+                table.c.user_id.not_in(hidden),
+            )
+        )
+    return sa.union_all(*parts).subquery()
 
 
 def history_columns(
