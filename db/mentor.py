@@ -74,8 +74,10 @@ class ActiveDays:
     member_ids: IntArray
     active: BoolArray
 
-    def __len__(self) -> int:
-        return int(self.member_ids.size)
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (what a snapshot of it weighs)."""
+        return int(self.member_ids.nbytes + self.active.nbytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +111,10 @@ class LocalDaySums:
     messages: IntArray
     active_s: IntArray
 
-    def __len__(self) -> int:
-        return int(self.users.size)
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return int(self.users.nbytes + self.day_numbers.nbytes + self.messages.nbytes + self.active_s.nbytes)
 
     @staticmethod
     def combine(parts: Sequence[LocalDaySums]) -> LocalDaySums:
@@ -142,8 +146,10 @@ class KeptLocalDays:
     active: BoolArray
     boundary: LocalDaySums
 
-    def __len__(self) -> int:
-        return int(self.member_ids.size) + len(self.boundary)
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (what the snapshot weighs)."""
+        return int(self.member_ids.nbytes + self.active.nbytes) + self.boundary.nbytes
 
 
 class MentorData:

@@ -10,8 +10,8 @@ only read the current month again, was tried: the first read of a year then took
 five times longer, which costs more than the daily re-read it saves.)
 
 Per-member and per-channel totals are kept as numpy arrays (a guild of 20,000
-members is 320 kB); the cache is bounded by entries and by stored values,
-least recently used first out.
+members is 320 kB); the cache is bounded by entries and by memory (128 MiB by
+default), least recently used first out.
 """
 
 from __future__ import annotations
@@ -83,23 +83,31 @@ class KeyedTotals:
     def __len__(self) -> int:
         return int(self.ids.size)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return int(self.ids.nbytes + self.values.nbytes)
+
 
 EMPTY = KeyedTotals(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
-def _size(value: object) -> int:
-    """Roughly how many values an answer holds (its weight in the cache)."""
-    return len(value) if isinstance(value, Sized) else 1
+def _bytes(value: object) -> int:
+    """Roughly how much memory an answer holds: its ``nbytes`` where it says, else 64 bytes an item."""
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    return 64 * (len(value) if isinstance(value, Sized) else 1)
 
 
 class Snapshots:
     """An LRU of answers over whole past days, each stored with the versions it was read under."""
 
-    def __init__(self, *, max_entries: int = 512, max_values: int = 4_000_000) -> None:
+    def __init__(self, *, max_entries: int = 512, max_bytes: int = 128 * 2**20) -> None:
         self.max_entries = max_entries
-        self.max_values = max_values
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[int, Hashable], tuple[tuple[int, ...], object, int]] = OrderedDict()
-        self._values = 0
+        self._bytes = 0
         self.hits = 0
         self.misses = 0
 
@@ -135,18 +143,23 @@ class Snapshots:
     def _put(self, slot: tuple[int, Hashable], stamp: tuple[int, ...], value: object) -> None:
         old = self._entries.pop(slot, None)
         if old is not None:
-            self._values -= old[2]
-        size = _size(value)
+            self._bytes -= old[2]
+        size = _bytes(value)
         self._entries[slot] = (stamp, value, size)
-        self._values += size
-        while self._entries and (len(self._entries) > self.max_entries or self._values > self.max_values):
+        self._bytes += size
+        while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
             _, (_, _, dropped) = self._entries.popitem(last=False)
-            self._values -= dropped
+            self._bytes -= dropped
 
     def clear(self) -> None:
         """Forget every snapshot."""
         self._entries.clear()
-        self._values = 0
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def bytes_held(self) -> int:
+        """Roughly the memory the kept answers take."""
+        return self._bytes

@@ -160,3 +160,15 @@ async def test_snapshots_follow_every_write_into_the_past(backend: Backend) -> N
     assert 109 in dict(await agree())
     await privacy.erase_member(backend.engine, G, 109)
     assert 109 not in dict(await agree())
+
+
+async def test_snapshots_stay_within_their_bounds(backend: Backend) -> None:
+    await fill(backend)
+    snapshots = Snapshots(max_entries=3, max_bytes=2_000)
+    cached, plain = Reports(backend.engine, snapshots), Reports(backend.engine)
+    now = datetime.fromtimestamp(NOW, UTC)
+    for days in (10, 20, 30, 40, 50):
+        span = split_period(now - timedelta(days=days), now)
+        for metric in ("messages", "voice"):
+            assert await cached.top_members(G, span, metric, 5) == await plain.top_members(G, span, metric, 5)
+        assert len(snapshots) <= 3 and snapshots.bytes_held <= 2_000
