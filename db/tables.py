@@ -188,8 +188,7 @@ flush_ledger = sa.Table(
     sa.Column("records", sa.Integer, nullable=False),
 )
 
-# Per-member reads over long periods (member cards, heatmaps, top channels, voice): alembic 0003 and 0006.
-sa.Index("member_daily_member", member_daily.c.guild_id, member_daily.c.user_id, member_daily.c.day)
+# Per-member reads over long periods (heatmaps, top channels, voice by sub-state): alembic 0003, 0006, 0007.
 sa.Index("message_hourly_member", message_hourly.c.guild_id, message_hourly.c.user_id, message_hourly.c.hour)
 sa.Index("voice_daily_member", voice_daily.c.guild_id, voice_daily.c.user_id, voice_daily.c.day)
 

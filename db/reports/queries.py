@@ -342,7 +342,16 @@ class Reports:
         return VoiceStates(*(int(v) for v in row))
 
     async def member_total(self, guild_id: int, user_id: int, span: Span, metric: str = "messages") -> int:
-        """One member's total of a /top metric over the span (an index lookup; 0 when opted out)."""
+        """One member's total of a /top metric over the span (0 when opted out).
+
+        With snapshots it is looked up in the members' totals that the rank and the
+        leaderboards share; without, it is summed from the rows of that member.
+        """
+        if self.snapshots is not None:
+            async with self.engine.connect() as conn:
+                totals = await self._member_totals(conn, guild_id, span, metric, None)
+                hidden = await self._optout_ids(conn, guild_id)
+            return 0 if user_id in hidden else totals.get(user_id)
         rows = self._member_rows(guild_id, span, metric, None, user_id)
         stmt = sa.select(sa.func.coalesce(sa.func.sum(rows.c.value), 0)).where(not_opted_out(guild_id, rows.c.user_id))
         async with self.engine.connect() as conn:
