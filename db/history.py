@@ -25,7 +25,9 @@ from db import tables as t
 WHOLE_GUILD = -1
 
 # Rows this close to the next UTC midnight count as past already: a clock of another
-# process a little behind ours must not write into a day we have taken a snapshot of.
+# process a little behind ours, or a flush that commits just after midnight, must not
+# write into a day a snapshot was taken of without moving the version on. (The flush
+# asks the time right before its last statement, so only its commit comes after.)
 CLOCK_MARGIN = timedelta(minutes=1)
 
 

@@ -2,7 +2,8 @@
 
 A long period is mostly whole days before today, and those rows only change
 through writes that bump the guild's history versions (``db.history``). The
-answer over those days (members' or channels' totals, a series) is computed once,
+answer over those days (members' or channels' totals, a series, the watchlist's
+active days) is computed once,
 kept here with the versions of the months it covers, and reused until one of them
 moves on; only the edges of the period (today, a partial first day) are read each
 time. (Reading a long range as one piece per month, so that a new day would
