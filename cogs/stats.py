@@ -110,12 +110,13 @@ class Stats(commands.Cog):
         span = read_span(span_period)
         voice = await self.bot.reports.member_voice(guild.id, target.id, span)
         voice_total = voice.active_s + voice.muted_s + voice.deafened_s + voice.alone_s
-        if voice_total == 0 and await self.bot.reports.member_total(guild.id, target.id, span) == 0:
+        # The member's own hourly rows (the heatmap's): whether they wrote anything, before deferring.
+        hours = await self.bot.reports.member_hours(guild.id, target.id, span)
+        if voice_total == 0 and not any(n for _, n in hours):
             raise NothingRecorded(f"Nothing was recorded for {target.display_name} in this period.")
         await interaction.response.defer(thinking=True)
         # Ranking aggregates every member of the period: after the deferral.
         messages, rank, ranked = await self.bot.reports.member_rank(guild.id, target.id, span)
-        hours = await self.bot.reports.member_hours(guild.id, target.id, span)
         channels = await self.bot.reports.member_channels(guild.id, target.id, span)
         emojis = await self.bot.reports.emojis(guild.id, span, target.id, limit=5)
         stored = await self.bot.reports.channel_info(guild.id, [c for c, _ in channels])

@@ -1,8 +1,9 @@
 """Drop the per-member index of member_daily: every flush paid for it, one read used it.
 
-One member's total over a long period is now looked up in the members' totals
-that the report snapshots keep for the rank and the leaderboards, so the flush no
-longer inserts into a second B-tree of the member rollup at random places.
+/stats user now tells whether a member wrote anything from their hourly rows (read
+for the heatmap anyway, through message_hourly's per-member index) and ranks them
+from the members' totals the report snapshots keep, so the flush no longer inserts
+into a second B-tree of the member rollup at random places.
 
 Revision ID: 0007
 Revises: 0006

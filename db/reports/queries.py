@@ -284,16 +284,11 @@ class Reports:
         async with self.engine.connect() as conn:
             return [(int(u), int(v)) for u, v in (await conn.execute(stmt)).all()]
 
-    async def member_totals(
-        self, guild_id: int, span: Span, metric: str, channels: Sequence[int] | None = None
-    ) -> KeyedTotals:
-        """Every member's total of a /top metric (not invites) over the span, opted-out members included."""
-        async with self.engine.connect() as conn:
-            return await self._member_totals(conn, guild_id, span, metric, channels)
-
     async def _member_totals(
         self, conn: AsyncConnection, guild_id: int, span: Span, metric: str, channels: Sequence[int] | None
     ) -> KeyedTotals:
+        """Every member's total of a /top metric (not invites) over the span, opted-out members included."""
+
         async def read(part: Span) -> KeyedTotals:
             rows = self._member_rows(guild_id, part, metric, channels)
             stmt = sa.select(rows.c.user_id, _sum(rows.c.value)).group_by(rows.c.user_id)
@@ -342,16 +337,7 @@ class Reports:
         return VoiceStates(*(int(v) for v in row))
 
     async def member_total(self, guild_id: int, user_id: int, span: Span, metric: str = "messages") -> int:
-        """One member's total of a /top metric over the span (0 when opted out).
-
-        With snapshots it is looked up in the members' totals that the rank and the
-        leaderboards share; without, it is summed from the rows of that member.
-        """
-        if self.snapshots is not None:
-            async with self.engine.connect() as conn:
-                totals = await self._member_totals(conn, guild_id, span, metric, None)
-                hidden = await self._optout_ids(conn, guild_id)
-            return 0 if user_id in hidden else totals.get(user_id)
+        """One member's total of a /top metric over the span, summed from that member's rows (0 when opted out)."""
         rows = self._member_rows(guild_id, span, metric, None, user_id)
         stmt = sa.select(sa.func.coalesce(sa.func.sum(rows.c.value), 0)).where(not_opted_out(guild_id, rows.c.user_id))
         async with self.engine.connect() as conn:
