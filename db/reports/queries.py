@@ -161,11 +161,10 @@ class Reports:
                 return await self._active(conn, guild_id, span, channels)
         # The per-member totals are the leaderboards' snapshots as well.
         async with self.engine.connect() as conn:
-            messages = await self._member_totals(conn, guild_id, span, "messages", channels)
-            voice = await self._member_totals(conn, guild_id, span, "voice", channels)
-            optouts = await self._optout_ids(conn, guild_id)
-        users = np.union1d(messages.ids[messages.values > 0], voice.ids[voice.values > 0])
-        return int((~np.isin(users, optouts)).sum())
+            hidden = await self._optout_ids(conn, guild_id)
+            messages = await self._shown_totals(conn, guild_id, span, "messages", channels, hidden)
+            voice = await self._shown_totals(conn, guild_id, span, "voice", channels, hidden)
+        return int(np.union1d(messages.ids, voice.ids).size)
 
     async def _active(self, conn: AsyncConnection, guild_id: int, span: Span, channels: Sequence[int] | None) -> int:
         """Distinct members with a message or voice time in the span."""
@@ -269,9 +268,8 @@ class Reports:
             return await self._top_inviters(guild_id, span, limit)
         if self.snapshots is not None:
             async with self.engine.connect() as conn:
-                totals = await self._member_totals(conn, guild_id, span, metric, channels)
-                optouts = await self._optout_ids(conn, guild_id)
-            return totals.without(optouts).top(limit)
+                hidden = await self._optout_ids(conn, guild_id)
+                return (await self._shown_totals(conn, guild_id, span, metric, channels, hidden)).top(limit)
         rows = self._member_rows(guild_id, span, metric, channels)
         total = sa.func.sum(rows.c.value)
         stmt = (
@@ -283,6 +281,18 @@ class Reports:
         )
         async with self.engine.connect() as conn:
             return [(int(u), int(v)) for u, v in (await conn.execute(stmt)).all()]
+
+    async def _shown_totals(
+        self,
+        conn: AsyncConnection,
+        guild_id: int,
+        span: Span,
+        metric: str,
+        channels: Sequence[int] | None,
+        hidden: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> KeyedTotals:
+        """The members with a total above zero and not ``hidden`` (opted out), and their totals."""
+        return (await self._member_totals(conn, guild_id, span, metric, channels)).without(hidden)
 
     async def _member_totals(
         self, conn: AsyncConnection, guild_id: int, span: Span, metric: str, channels: Sequence[int] | None
@@ -351,8 +361,8 @@ class Reports:
         """
         if self.snapshots is not None:
             async with self.engine.connect() as conn:
-                totals = await self._member_totals(conn, guild_id, span, "messages", None)
-                ranked_totals = totals.without(await self._optout_ids(conn, guild_id))
+                hidden = await self._optout_ids(conn, guild_id)
+                ranked_totals = await self._shown_totals(conn, guild_id, span, "messages", None, hidden)
             own = ranked_totals.get(user_id)
             above = int((ranked_totals.values > own).sum())
             return own, (above + 1 if own > 0 else 0), len(ranked_totals)
