@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.analytics import active_days_mask, daily_matrix, local_days, local_hour_index
 from bot.analytics.activity import ACTIVE_VOICE_SECONDS
 from db import tables as t
-from db.reports.snapshots import Snapshots
-from db.reports.spans import hour_ranges, split_period
+from db.reports.snapshots import Snapshots, over
+from db.reports.spans import Span, hour_ranges, split_period, whole_days
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -194,15 +194,14 @@ class MentorData:
             return ActiveDays(first_day, data.member_ids, np.asarray(mask, dtype=bool))
         # Opted-out members are few: leaving them out by id spares an anti-join on every row.
         hidden = sorted(await self.opted_out(guild_id))
-        if self.snapshots is not None and is_utc(tz):
-            return await self._utc_active_days_kept(guild_id, start, end, hidden, first_day, len(days))
-        if self.snapshots is not None:
-            return await self._local_active_days_kept(guild_id, start, end, tz, hidden, first_day, len(days))
         if is_utc(tz):
-            day_index = self._utc_day_index(guild_id, start, end, hidden)
-        else:
-            day_index = self._local_day_index(guild_id, start, end, tz, hidden)
+            return await self._utc_active_days(guild_id, start, end, tz, hidden, first_day, len(days))
+        if self.snapshots is not None:
+            return await self._local_active_days_kept(
+                self.snapshots, guild_id, start, end, tz, hidden, first_day, len(days)
+            )
         async with self.engine.connect() as conn:
+            day_index = self._local_day_index(guild_id, start, end, tz, hidden)
             return ActiveDays(first_day, *await _packed(conn, day_index, len(days)))
 
     def _utc_day_index(
@@ -234,6 +233,7 @@ class MentorData:
 
     async def _local_active_days_kept(
         self,
+        snapshots: Snapshots,
         guild_id: int,
         start: datetime,
         end: datetime,
@@ -252,10 +252,11 @@ class MentorData:
         async with self.engine.connect() as conn:
             sums = [await self._sums(conn, guild_id, a, b, tz, hidden) for a, b in hour_ranges(plan)]
             kept: KeptLocalDays | None = None
-            if self.snapshots is not None and plan.day_start is not None and plan.day_end is not None:
-                a, b = plan.day_start, plan.day_end
+            whole = whole_days(plan)
+            if whole is not None:
+                a, b = whole.start, whole.end
                 key = ("mentor-local-days", tz.key)
-                kept = await self.snapshots.get(
+                kept = await snapshots.get(
                     conn, guild_id, key, (a, b), lambda: self._read_kept(conn, guild_id, a, b, tz, hidden)
                 )
                 sums.append(kept.boundary)
@@ -264,24 +265,28 @@ class MentorData:
             return found
         return _merged(first_day, n_days, [found, ActiveDays(kept.first_day, kept.member_ids, kept.active)])
 
-    async def _utc_active_days_kept(
-        self, guild_id: int, start: datetime, end: datetime, hidden: list[int], first_day: date, n_days: int
+    async def _utc_active_days(
+        self,
+        guild_id: int,
+        start: datetime,
+        end: datetime,
+        tz: ZoneInfo,
+        hidden: list[int],
+        first_day: date,
+        n_days: int,
     ) -> ActiveDays:
-        """Active UTC days of ``[start, end)`` from ``member_daily``: whole past days from a snapshot, today now."""
-        plan = split_period(start, end, True)
-
-        async def read(a: datetime, b: datetime) -> ActiveDays:
-            n = len(local_days(a, b, ZoneInfo("UTC")))
-            return ActiveDays(
-                a.astimezone(UTC).date(), *await _packed(conn, self._utc_day_index(guild_id, a, b, hidden), n)
-            )
-
+        """Active days of ``[start, end)`` from ``member_daily`` (packed by the server): whole past days
+        from a snapshot when the bot keeps them, the rest read now."""
         async with self.engine.connect() as conn:
-            parts = [await read(a, b) for a, b in hour_ranges(plan)]
-            if self.snapshots is not None and plan.day_start is not None and plan.day_end is not None:
-                a, b = plan.day_start, plan.day_end
-                parts.append(await self.snapshots.get(conn, guild_id, ("mentor-utc-days",), (a, b), lambda: read(a, b)))
-        return _merged(first_day, n_days, parts)
+
+            async def read(part: Span) -> ActiveDays:
+                n = len(local_days(part.start, part.end, tz))
+                packed = await _packed(conn, self._utc_day_index(guild_id, part.start, part.end, hidden), n)
+                return ActiveDays(part.start.astimezone(tz).date(), *packed)
+
+            plan = split_period(start, end, True)
+            key = ("mentor-utc-days",)
+            return await over(self.snapshots, conn, guild_id, plan, key, read, lambda p: _merged(first_day, n_days, p))
 
     async def _read_kept(
         self, conn: AsyncConnection, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, hidden: list[int]

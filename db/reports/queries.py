@@ -9,9 +9,9 @@ days is kept until the guild's history changes, and only the edges of a period
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import numpy as np
 import sqlalchemy as sa
@@ -27,26 +27,23 @@ from db.reports.results import (
     Totals,
     VoiceStates,
 )
-from db.reports.snapshots import KeyedTotals, Snapshots
+from db.reports.snapshots import KeyedTotals, Snapshots, over
 from db.reports.spans import (
     VOICE_SUM,
     Only,
     Span,
-    edges,
     hour_ranges,
     not_opted_out,
     select_rows,
     series_rows,
     split_period,
     sum_expr,
-    whole_days,
 )
 
 METRICS: Final = ("messages", "voice", "emojis", "invites", "commands")
 # A series read from hourly rows (local days that are not UTC days) keeps its whole
 # UTC days as a snapshot by hour once it is longer than this.
 HOURLY_SNAPSHOT_AFTER: Final = timedelta(days=2)
-T = TypeVar("T")
 
 
 class Reports:
@@ -59,26 +56,6 @@ class Reports:
     def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None) -> None:
         self.engine = engine
         self.snapshots = snapshots
-
-    async def _over(
-        self,
-        conn: AsyncConnection,
-        guild_id: int,
-        span: Span,
-        key: Hashable,
-        read: Callable[[Span], Awaitable[T]],
-        merge: Callable[[list[T]], T],
-    ) -> T:
-        """``read`` over the span: its whole days from snapshots, its edges read now, merged."""
-        days = whole_days(span)
-        if self.snapshots is None or days is None:
-            return await read(span)
-
-        whole = await self.snapshots.get(conn, guild_id, key, (days.start, days.end), lambda: read(days))
-        parts = [whole]
-        for edge in edges(span):
-            parts.append(await read(edge))
-        return merge(parts)
 
     @staticmethod
     async def _optout_ids(conn: AsyncConnection, guild_id: int) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -214,8 +191,10 @@ class Reports:
                     async def read_hours(part: Span) -> list[HourlyPoint]:
                         return await self._series(conn, guild_id, Span(part.start, part.end), channels)
 
-                    return await self._over(conn, guild_id, plan, ("by-hour", *key), read_hours, _merge_points)
-            return await self._over(conn, guild_id, span, key, read, _merge_points)
+                    return await over(
+                        self.snapshots, conn, guild_id, plan, ("by-hour", *key), read_hours, _merge_points
+                    )
+            return await over(self.snapshots, conn, guild_id, span, key, read, _merge_points)
 
     async def _series(
         self, conn: AsyncConnection, guild_id: int, span: Span, channels: Sequence[int] | None
@@ -239,7 +218,7 @@ class Reports:
                 stmt = sa.select(rows.c.channel_id, _sum(rows.c.value)).group_by(rows.c.channel_id)
                 return KeyedTotals.of((await conn.execute(stmt)).all())
 
-            totals = await self._over(conn, guild_id, span, "channels", read, KeyedTotals.combine)
+            totals = await over(self.snapshots, conn, guild_id, span, "channels", read, KeyedTotals.combine)
         return totals.without(np.zeros(0, dtype=np.int64)).top(limit)
 
     async def _by_channel(self, rows: sa.Subquery, limit: int) -> list[tuple[int, int]]:
@@ -305,7 +284,7 @@ class Reports:
             return KeyedTotals.of((await conn.execute(stmt)).all())
 
         key = ("members", metric, _channels_key(channels))
-        return await self._over(conn, guild_id, span, key, read, KeyedTotals.combine)
+        return await over(self.snapshots, conn, guild_id, span, key, read, KeyedTotals.combine)
 
     async def _top_inviters(self, guild_id: int, span: Span, limit: int) -> list[tuple[int, int]]:
         """Inviters by joins attributed to them in the span."""

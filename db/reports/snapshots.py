@@ -28,6 +28,7 @@ import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import history
+from db.reports.spans import Span, edges, whole_days
 
 Ids = npt.NDArray[np.int64]
 T = TypeVar("T")
@@ -164,3 +165,25 @@ class Snapshots:
     def bytes_held(self) -> int:
         """Roughly the memory the kept answers take."""
         return self._bytes
+
+
+async def over(
+    snapshots: Snapshots | None,
+    conn: AsyncConnection,
+    guild_id: int,
+    span: Span,
+    key: Hashable,
+    read: Callable[[Span], Awaitable[T]],
+    merge: Callable[[list[T]], T],
+) -> T:
+    """``read`` over the span: its whole UTC days from a snapshot, its edges read now, merged.
+
+    Without snapshots, or without whole days, it is ``read`` over the whole span.
+    """
+    days = whole_days(span)
+    if snapshots is None or days is None:
+        return await read(span)
+    parts = [await snapshots.get(conn, guild_id, key, (days.start, days.end), lambda: read(days))]
+    for edge in edges(span):
+        parts.append(await read(edge))
+    return merge(parts)
