@@ -13,18 +13,19 @@ daily rollup, so the rollups are always exactly the sums of the hourly rows.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.buffer.codec import Rows
+from bot.buffer.codec import part_of
 from bot.buffer.store import Batch
 from bot.series import (
     APPS,
@@ -36,7 +37,9 @@ from bot.series import (
     VOICE,
     VOICE_BUCKETS,
     VOICE_SESSION,
+    RecordKey,
     RecordKind,
+    RecordValue,
     Series,
 )
 from db import history
@@ -48,9 +51,11 @@ log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
 
 # A batch of at least ``parallel_min_rows`` counter rows is written as this many parts
-# at once (PostgreSQL only). Changing it changes the ledger ids of the parts: deploy a
-# change only with no batch pending in the store.
-PARALLEL_PARTS = 4
+# at once (PostgreSQL only), split by the last digit of the member id (``part_of``).
+# Changing it changes the ledger ids of the parts: deploy a change only with no batch
+# pending in the store.
+PARALLEL_PARTS = 2
+assert 10 % PARALLEL_PARTS == 0, "parts are picked by a member id's last decimal digit"
 FaultHook = Callable[[str], None]
 
 
@@ -59,48 +64,36 @@ def no_fault(_step: str) -> None:
     return None
 
 
-class TableRows:
-    """The hourly rows of one series in a batch."""
+class Staged:
+    """One series' hourly rows of a part, as they are loaded into its staging table.
 
-    __slots__ = ("keys", "rows", "series", "table", "values")
+    ``lines`` are rows in PostgreSQL's COPY text format, straight from the Redis
+    bytes; ``rows`` are tuples ``(guild_id, hour epoch, *dims, *values)``.
+    """
 
-    def __init__(self, series: Series, rows: list[Row]) -> None:
+    __slots__ = ("lines", "rows", "series")
+
+    def __init__(self, series: Series) -> None:
         self.series = series
-        self.table = t.HOURLY[series.code]
-        self.keys = ("guild_id", "hour", *series.dims)
-        self.values = series.fields
-        self.rows = rows
+        self.lines: list[bytes] = []
+        self.rows: list[Row] = []
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (*self.keys, *self.values)
+        return ("guild_id", "hour", *self.series.dims, *self.series.fields)
 
 
-def past_months(batch: Batch, before: int) -> set[tuple[int, int]]:
-    """``(guild, month)`` of the batch's counter rows for an hour before epoch ``before``."""
-    hours: set[tuple[int, int]] = set()
-    for rows in batch.grouped().values():
-        for key in rows:
-            if int(key[1]) < before:
-                hours.add((int(key[0]), int(key[1])))
-    return {(guild, history.month_of(hour)) for guild, hour in hours}
+@dataclass(slots=True)
+class Part:
+    """What one transaction writes: a whole batch, or one part of a large one."""
 
+    batch_id: str
+    staged: list[Staged]
+    records: dict[RecordKey, RecordValue]
 
-def hourly_rows(batch: Batch) -> list[TableRows]:
-    """The batch's counters as hourly rows, per series present (hours as aware datetimes)."""
-    stamps: dict[int, datetime] = {}
-    out = []
-    for code, rows in batch.grouped().items():
-        if not rows:
-            continue
-        table_rows: list[Row] = []
-        for (guild, hour, *dims), vals in rows.items():
-            stamp = stamps.get(int(hour))
-            if stamp is None:
-                stamp = stamps[int(hour)] = utc(int(hour))
-            table_rows.append((guild, stamp, *dims, *vals))
-        out.append(TableRows(SERIES[code], table_rows))
-    return out
+    @property
+    def counters(self) -> int:
+        return sum(len(s.lines) + len(s.rows) for s in self.staged)
 
 
 # How each series feeds the per-member daily rollup: member_daily column -> SQL over the hourly row.
@@ -112,10 +105,10 @@ MEMBER_SOURCES: dict[str, dict[str, str]] = {
 }
 
 
-def record_rows(batch: Batch) -> dict[str, list[dict[str, Any]]]:
-    """Group a batch's records by kind into column dictionaries, times as datetimes."""
+def record_rows(records: dict[RecordKey, RecordValue]) -> dict[str, list[dict[str, Any]]]:
+    """Group records by kind into column dictionaries, times as datetimes."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for key, value in batch.records.items():
+    for key, value in records.items():
         kind = RECORD_KINDS[str(key[0])]
         row: dict[str, Any] = {"guild_id": key[1]}
         row.update(zip(kind.identity, key[2:], strict=True))
@@ -149,12 +142,12 @@ class BatchWriter:
         self.clock = clock
         self._pg = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._pg else sqlite.insert
-        # The UTC day of an hourly row, in each dialect (SQLite keeps times as naive UTC text).
-        self._day = (
-            "(date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-            if self._pg
-            else "(substr(hour, 1, 10) || ' 00:00:00.000000')"
-        )
+
+    def _time(self, epoch: str) -> str:
+        """SQL for the stored time of an epoch expression (SQLite keeps times as naive UTC text)."""
+        if self._pg:
+            return f"to_timestamp({epoch})"
+        return f"strftime('%Y-%m-%d %H:%M:%S.000000', {epoch}, 'unixepoch')"
 
     async def apply(self, batch: Batch, fault: FaultHook = no_fault) -> bool:
         """Write ``batch``; False when the ledger shows it was written before.
@@ -167,91 +160,127 @@ class BatchWriter:
         """
         parts = self.split(batch)
         if len(parts) == 1:
-            return await self._apply_one(batch, fault)
+            return await self._apply_one(parts[0], fault)
         results = await asyncio.gather(*(self._apply_one(p, fault) for p in parts), return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException):
                 raise r
         return any(results)
 
-    def split(self, batch: Batch) -> list[Batch]:
-        """The parts a batch is written in (itself when small, or on SQLite, which has one writer)."""
-        rows = batch.grouped()
-        n_rows = sum(len(r) for r in rows.values())
-        if not self._pg or n_rows < self.parallel_min_rows:
-            return [batch]
-        n = PARALLEL_PARTS
-        split_rows: list[Rows] = [{code: {} for code in rows} for _ in range(n)]
-        for code, series_rows in rows.items():
-            user_at = 2 + SERIES[code].dims.index("user_id")
+    def split(self, batch: Batch) -> list[Part]:
+        """The parts a batch is written in (one when small, or on SQLite, which has one writer).
+
+        On PostgreSQL the rows of id-only series go from the Redis bytes into COPY
+        text as they are; everything else is decoded into tuples.
+        """
+        n = PARALLEL_PARTS if self._pg and batch.size >= self.parallel_min_rows else 1
+        staged: list[dict[str, Staged]] = [{} for _ in range(n)]
+
+        def stage(k: int, code: str) -> Staged:
+            found = staged[k].get(code)
+            if found is None:
+                found = staged[k][code] = Staged(SERIES[code])
+            return found
+
+        if self._pg and batch.raw is not None and batch.rows is None:
+            lines, rest = batch.raw.copy_lines(n)
+            for k, by_code in enumerate(lines):
+                for code, series_lines in by_code.items():
+                    if series_lines:
+                        stage(k, code).lines = series_lines
+        else:
+            rest = batch.grouped()
+        for code, series_rows in rest.items():
+            user_at = SERIES[code].user_dim - 1  # row keys have no series code in front
             for key, vals in series_rows.items():
-                split_rows[int(key[user_at]) % n][code][key] = vals
+                stage(part_of(int(key[user_at]), n), code).rows.append((*key, *vals))
+        if n == 1:
+            return [Part(batch.batch_id, list(staged[0].values()), batch.records)]
         # The part ids depend only on the batch and PARALLEL_PARTS: a replay splits the same way.
         return [
-            Batch(f"{batch.batch_id}#{k}/{n}", rows=part, records=batch.records if k == 0 else {})
-            for k, part in enumerate(split_rows)
+            Part(f"{batch.batch_id}#{k}/{n}", list(part.values()), batch.records if k == 0 else {})
+            for k, part in enumerate(staged)
         ]
 
-    async def _apply_one(self, batch: Batch, fault: FaultHook) -> bool:
+    async def _apply_one(self, part: Part, fault: FaultHook) -> bool:
         async with self.engine.begin() as conn:
+            if self._pg:
+                # Compiling these one-off statements costs more than running them.
+                await conn.exec_driver_sql("SET LOCAL jit = off")
             stmt = (
                 self._insert(t.flush_ledger)
                 .values(
-                    batch_id=batch.batch_id,
+                    batch_id=part.batch_id,
                     applied_at=utc(self.clock()),
-                    counters=len(batch) - len(batch.records),
-                    records=len(batch.records),
+                    counters=part.counters,
+                    records=len(part.records),
                 )
                 .on_conflict_do_nothing(index_elements=["batch_id"])
                 .returning(t.flush_ledger.c.batch_id)
             )
             if (await conn.execute(stmt)).first() is None:
-                log.info("batch %s was already written; skipping the replay", batch.batch_id)
+                log.info("batch %s was already written; skipping the replay", part.batch_id)
                 return False
-            await self._write_counters(conn, hourly_rows(batch))
-            await self._write_records(conn, record_rows(batch))
+            await self._write_counters(conn, part.staged)
+            await self._write_records(conn, record_rows(part.records))
             # Last, so that parts written at once hold the version rows only until they commit.
-            await history.bump(conn, past_months(batch, history.past_before(self.clock())))
+            await history.bump(conn, await self._past_months(conn, part.staged))
             fault("in_transaction")
         return True
 
-    async def _write_counters(self, conn: AsyncConnection, tables: list[TableRows]) -> None:
+    async def _write_counters(self, conn: AsyncConnection, staged: list[Staged]) -> None:
         """Stage each series' hourly rows, then merge them into the hourly, daily and member tables."""
-        if not tables:
-            return
-        day = self._day
+        day = "hour / 86400 * 86400"
         member_parts = []
-        for rows in tables:
-            stage = f"stage_{rows.table.name}"
-            dims = rows.series.dims
-            await self._stage(conn, rows)
-            await conn.exec_driver_sql(self._merge_sql(rows.table.name, rows.keys, rows.values, stage))
-            sums = ", ".join(f"sum({v})" for v in rows.values)
-            group = ", ".join(("guild_id", day, *dims))
-            daily = f"(SELECT {group}, {sums} FROM {stage} WHERE true GROUP BY {group})"
-            await conn.exec_driver_sql(
-                self._merge_sql(rows.series.daily_table, ("guild_id", "day", *dims), rows.values, daily)
+        for rows in staged:
+            series = rows.series
+            stage = await self._stage(conn, rows)
+            dims = ", ".join(series.dims)
+            vals = ", ".join(series.fields)
+            hourly = f"(SELECT guild_id, {self._time('hour')}, {dims}, {vals} FROM {stage} WHERE true)"
+            await conn.exec_driver_sql(self._merge_sql(series.hourly_table, ("guild_id", "hour", *series.dims),
+                                                       series.fields, hourly))  # fmt: skip
+            sums = ", ".join(f"sum({v})" for v in series.fields)
+            daily = (
+                f"(SELECT guild_id, {self._time(day)}, {dims}, {sums} FROM {stage} WHERE true "
+                f"GROUP BY guild_id, {day}, {dims})"
             )
-            feeds = MEMBER_SOURCES.get(rows.series.code)
+            await conn.exec_driver_sql(
+                self._merge_sql(series.daily_table, ("guild_id", "day", *series.dims), series.fields, daily)
+            )
+            feeds = MEMBER_SOURCES.get(series.code)
             if feeds is None:  # a series that does not count as member activity (presence)
                 continue
             exprs = ", ".join(f"{feeds.get(f, '0')} AS {f}" for f in t.MEMBER_DAILY_FIELDS)
-            member_parts.append(f"SELECT guild_id, {day} AS day, user_id, {exprs} FROM {stage}")
+            member_parts.append(f"SELECT guild_id, {day} AS d, user_id, {exprs} FROM {stage}")
         if not member_parts:
             return
         sums = ", ".join(f"sum({f})" for f in t.MEMBER_DAILY_FIELDS)
         union = " UNION ALL ".join(member_parts)
-        member = f"(SELECT guild_id, day, user_id, {sums} FROM ({union}) u WHERE true GROUP BY guild_id, day, user_id)"
+        member = (
+            f"(SELECT guild_id, {self._time('d')}, user_id, {sums} FROM ({union}) u WHERE true "
+            "GROUP BY guild_id, d, user_id)"
+        )
         await conn.exec_driver_sql(
             self._merge_sql("member_daily", ("guild_id", "day", "user_id"), t.MEMBER_DAILY_FIELDS, member)
         )
+
+    async def _past_months(self, conn: AsyncConnection, staged: list[Staged]) -> set[tuple[int, int]]:
+        """``(guild, month)`` of the staged rows of an hour before today (clock margin included)."""
+        if not staged:
+            return set()
+        before = history.past_before(self.clock())
+        days = " UNION ".join(
+            f"SELECT DISTINCT guild_id, hour / 86400 * 86400 FROM stage_{s.series.code} WHERE hour < {before}"
+            for s in staged
+        )
+        found = (await conn.execute(sa.text(days))).all()
+        return {(int(row[0]), history.month_of(int(row[1]))) for row in found}
 
     @staticmethod
     def _merge_sql(table: str, keys: Sequence[str], values: Sequence[str], source: str) -> str:
         """Add ``source``'s rows into ``table``: insert new keys, sum values into existing ones."""
         cols = ", ".join((*keys, *values))
-        if not source.startswith("("):
-            source = f"(SELECT {cols} FROM {source} WHERE true)"
         updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v in values)
         # In key order: index pages are then touched once each, not at random.
         order = ", ".join(f"{i + 1}" for i in range(len(keys)))
@@ -260,23 +289,30 @@ class BatchWriter:
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )
 
-    async def _stage(self, conn: AsyncConnection, rows: TableRows) -> None:
-        """Load rows into a temporary table named ``stage_<table>``, emptied first."""
-        name = rows.table.name
-        stage = f"stage_{name}"
+    async def _stage(self, conn: AsyncConnection, rows: Staged) -> str:
+        """Load rows into the temporary table ``stage_<series>`` (hours as epochs), emptied first."""
+        series = rows.series
+        stage = f"stage_{series.code}"
+        types = [("guild_id", int), ("hour", int), *zip(series.dims, series.dim_types, strict=True)]
+        types += [(f, int) for f in series.fields]
+        defs = ", ".join(f"{name} {'bigint' if ty is int else 'text'} NOT NULL" for name, ty in types)
+        columns = list(rows.columns)
         if self._pg:
             # Not cached per connection: a rolled-back transaction takes a new temp table with it.
-            await conn.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
+            await conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({defs}) ON COMMIT DELETE ROWS")
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
-            await driver.copy_records_to_table(stage, records=rows.rows, columns=list(rows.columns))
-            return
-        await conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT * FROM {name} WHERE 0")
+            if rows.lines:
+                text = io.BytesIO(b"\n".join(rows.lines) + b"\n")
+                await driver.copy_to_table(stage, source=text, columns=columns, format="text")
+            if rows.rows:
+                await driver.copy_records_to_table(stage, records=rows.rows, columns=columns)
+            return stage
+        await conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({defs})")
         await conn.exec_driver_sql(f"DELETE FROM {stage}")
-        stage_table = sa.Table(stage, sa.MetaData(), *(sa.Column(c.name, c.type) for c in rows.table.columns))
-        await conn.execute(sa.insert(stage_table), [dict(zip(rows.columns, r, strict=True)) for r in rows.rows])
+        marks = ", ".join("?" for _ in columns)
+        await conn.exec_driver_sql(f"INSERT INTO {stage} ({', '.join(columns)}) VALUES ({marks})", rows.rows)
+        return stage
 
     async def _write_records(self, conn: AsyncConnection, by_kind: dict[str, list[dict[str, Any]]]) -> None:
         # Joins before leaves: a leave closes the join rows written before it.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from bot.series import RECORD_KINDS, SERIES, CounterKey, RecordKey, RecordValue
@@ -59,6 +61,74 @@ def decode_rows(guild_ids: list[int], hashes: list[dict[bytes, bytes]]) -> Rows:
             dims = tuple(t(v) for t, v in zip(series.dim_types, parts[1:], strict=True))
             rows[series.code][(guild, int(parts[0]), *dims)] = values
     return rows
+
+
+# Series whose rows go from Redis bytes straight into COPY text: ids only, the member last.
+_WIRE_SERIES: dict[bytes, str] = {
+    code.encode(): code for code, s in SERIES.items() if str not in s.dim_types and s.dims[-1] == "user_id"
+}
+WIRE_SERIES = frozenset(_WIRE_SERIES.values())
+_DIGIT_0 = ord("0")
+
+
+class RawCounters:
+    """A batch's counters as Redis gave them (one hash per guild), decoded only as far as needed.
+
+    A field is ``code SEP hour SEP dims…`` and its value the row's counts,
+    comma-separated. For the series in ``WIRE_SERIES`` that is one tab away from
+    a line of PostgreSQL's COPY text format (guild, hour epoch, dims, counts),
+    which ``copy_lines`` builds without turning a single number into an int.
+    """
+
+    __slots__ = ("guild_ids", "hashes")
+
+    def __init__(self, guild_ids: list[int], hashes: list[dict[bytes, bytes]]) -> None:
+        self.guild_ids = guild_ids
+        self.hashes = hashes
+
+    def __len__(self) -> int:
+        return sum(len(h) for h in self.hashes)
+
+    def decode(self) -> Rows:
+        return decode_rows(self.guild_ids, self.hashes)
+
+    def copy_lines(self, parts: int) -> tuple[list[dict[str, list[bytes]]], Rows]:
+        """COPY text lines of the ``WIRE_SERIES`` rows per part, and the other rows decoded.
+
+        A row's part is the last decimal digit of its member id modulo ``parts``
+        (``part_of``), as for decoded rows.
+        """
+        out: list[dict[str, list[bytes]]] = [{code: [] for code in WIRE_SERIES} for _ in range(parts)]
+        rest: dict[int, dict[bytes, bytes]] = {}
+        sep, tab, comma = _SEP_BYTES, b"\t", b","
+        for guild, hash_ in zip(self.guild_ids, self.hashes, strict=True):
+            head = b"%d\t" % guild
+            for field, value in hash_.items():
+                code, _, tail = field.partition(sep)
+                wire = _WIRE_SERIES.get(code)
+                if wire is None:
+                    rest.setdefault(guild, {})[field] = value
+                    continue
+                line = head + tail.replace(sep, tab) + tab + value.replace(comma, tab)
+                out[(tail[-1] - _DIGIT_0) % parts][wire].append(line)
+        return out, decode_rows(list(rest), list(rest.values()))
+
+    def without(self, excluded: Callable[[int, int], bool]) -> RawCounters:
+        """The counters minus every row of a (guild, member) that ``excluded`` names."""
+        hashes = []
+        for guild, hash_ in zip(self.guild_ids, self.hashes, strict=True):
+            kept = {}
+            for field, value in hash_.items():
+                parts = field.split(_SEP_BYTES)
+                if not excluded(guild, int(parts[SERIES[parts[0].decode()].user_dim - 1])):
+                    kept[field] = value
+            hashes.append(kept)
+        return RawCounters(self.guild_ids, hashes)
+
+
+def part_of(user_id: int, parts: int) -> int:
+    """The part of a batch written in ``parts`` parts that a member's rows go to."""
+    return user_id % 10 % parts
 
 
 def decode_record(guild_id: int, field: str) -> RecordKey:

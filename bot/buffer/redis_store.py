@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.buffer.codec import decode_record, decode_rows, decode_value, encode_key, encode_row, encode_value
+from bot.buffer.codec import RawCounters, decode_record, decode_value, encode_key, encode_row, encode_value
 from bot.buffer.counters import Snapshot
 from bot.buffer.keys import RedisKeys
 from bot.buffer.store import Batch, StoreUnavailable, group_counters
@@ -196,7 +196,7 @@ class RedisStore:
                 pipe.hgetall(k.batch_counters(batch_id, g))
                 pipe.hgetall(k.batch_records(batch_id, g))
             results = await self._call("load", pipe.execute)
-        batch = Batch(batch_id, rows=decode_rows(gids, results[0::2]))
+        batch = Batch(batch_id, raw=RawCounters(gids, results[0::2]))
         for g, hash_ in zip(gids, results[1::2], strict=True):
             for f, v in hash_.items():
                 batch.records[decode_record(g, f.decode())] = decode_value(v)

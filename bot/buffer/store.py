@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.buffer.codec import Rows, clean_text
+from bot.buffer.codec import RawCounters, Rows, clean_text
 from bot.buffer.counters import Snapshot
 from bot.series import SERIES, USER_POSITION, CounterKey, RecordKey, RecordValue
 
@@ -26,37 +26,52 @@ class StoreUnavailable(Exception):
 class Batch:
     """A frozen set of counters and records, written to the database exactly once.
 
-    A store gives the counters either as single keys (``counters``) or already
-    grouped into rows (``rows``, cheaper for large batches); ``grouped()`` gives rows.
+    A store gives the counters as single keys (``counters``), already grouped into
+    rows (``rows``), or as the Redis hashes they came in (``raw``, which the
+    PostgreSQL writer copies without decoding); ``grouped()`` gives rows in every case.
+    ``size`` is the number of counter rows when loaded: an opt-out filter does not
+    change it, so a replay splits the batch into the same parts.
     """
 
     batch_id: str
     counters: dict[CounterKey, int] = field(default_factory=dict)
     records: dict[RecordKey, RecordValue] = field(default_factory=dict)
     rows: Rows | None = None
+    raw: RawCounters | None = None
+    size: int = -1
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            self.size = self.counter_rows()
 
     def grouped(self) -> Rows:
         """The counters as rows, one value per field of the series."""
         if self.rows is None:
-            self.rows = group_counters(self.counters)
+            self.rows = self.raw.decode() if self.raw is not None else group_counters(self.counters)
         return self.rows
 
+    def counter_rows(self) -> int:
+        if self.raw is not None and self.rows is None:
+            return len(self.raw)
+        return sum(len(r) for r in self.grouped().values())
+
     def __len__(self) -> int:
-        n = len(self.counters) if self.rows is None else sum(len(r) for r in self.rows.values())
-        return n + len(self.records)
+        return self.counter_rows() + len(self.records)
 
     def without_members(self, excluded: Callable[[int, int], bool]) -> Batch:
         """The batch minus every row and record of a (guild, member) that ``excluded`` names."""
-        rows: Rows = {}
-        for code, series_rows in self.grouped().items():
-            u = USER_POSITION[code] - 1  # row keys have no series code in front
-            rows[code] = {k: v for k, v in series_rows.items() if not excluded(int(k[0]), int(k[u]))}
         records = {
             k: v
             for k, v in self.records.items()
             if (pos := USER_POSITION.get(str(k[0]))) is None or not excluded(int(k[1]), int(k[pos]))
         }
-        return Batch(self.batch_id, records=records, rows=rows)
+        if self.raw is not None and self.rows is None:
+            return Batch(self.batch_id, records=records, raw=self.raw.without(excluded), size=self.size)
+        rows: Rows = {}
+        for code, series_rows in self.grouped().items():
+            u = USER_POSITION[code] - 1  # row keys have no series code in front
+            rows[code] = {k: v for k, v in series_rows.items() if not excluded(int(k[0]), int(k[u]))}
+        return Batch(self.batch_id, records=records, rows=rows, size=self.size)
 
 
 TEXT_SERIES = frozenset(code for code, s in SERIES.items() if str in s.dim_types)

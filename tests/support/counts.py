@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.buffer.codec import Rows, encode_row
 from bot.series import DAY, HOUR, SERIES, CounterKey
 from db import tables as t
 
@@ -27,6 +28,17 @@ def random_key(rng: random.Random) -> CounterKey:
         else:
             dims.append(rng.choice(["🎉", "<:blob:123>", "x\x1fy", "stats user"]))
     return (series.code, guild, hour, *dims, rng.choice(series.fields))
+
+
+def redis_hashes(rows: Rows) -> tuple[list[int], list[dict[bytes, bytes]]]:
+    """Guild ids and the per-guild Redis hashes that hold ``rows``, as the Redis store keeps them."""
+    hashes: dict[int, dict[bytes, bytes]] = {}
+    for code, series_rows in rows.items():
+        for row_key, vals in series_rows.items():
+            guild, field = encode_row(code, row_key)
+            hashes.setdefault(guild, {})[field.encode()] = ",".join(map(str, vals)).encode()
+    guilds = sorted(hashes)
+    return guilds, [hashes[g] for g in guilds]
 
 
 def random_increments(rng: random.Random, n: int) -> list[tuple[CounterKey, int]]:
