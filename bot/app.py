@@ -30,6 +30,7 @@ from db import repo
 from db.engine import create_engine
 from db.flush import BatchWriter
 from db.reports import Reports, Snapshots
+from db.rollups import DayCloser
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class StatsBot(commands.AutoShardedBot):
         self.engine = create_engine(self.settings.DATABASE_URL)
         self._opened.append("engine")
         # One set of report snapshots for every cog (nothing to close: memory only).
-        self.reports = Reports(self.engine, Snapshots())
+        self.reports = Reports(self.engine, Snapshots(), DayCloser(self.engine))
         self.store = self._given_store or self._make_store()
         self._opened.append("store")
         try:
@@ -120,10 +121,13 @@ class StatsBot(commands.AutoShardedBot):
         self.flusher = Flusher(
             self.store, self.writer, interval=self.settings.FLUSH_INTERVAL_SECONDS, optouts=self.optouts
         )
-        self.maintenance = Maintenance(self.engine, self.clock)
+        self.maintenance = Maintenance(
+            self.engine, self.clock, days=self.reports.days, guild_ids=lambda: [g.id for g in self.guilds]
+        )
         self.tasks.spawn(self.pusher.run(), "pusher")
         self.tasks.spawn(self.flusher.run(), "flusher")
         self.tasks.spawn(self.maintenance.run(), "maintenance")
+        self.tasks.spawn(self.maintenance.run_days(), "days")
         self._opened.append("loops")
         if self.settings.METRICS_PORT is not None:
             self.metrics = MetricsServer(self, self.settings.METRICS_PORT)

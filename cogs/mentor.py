@@ -204,7 +204,7 @@ class Mentor(commands.Cog):
     @property
     def data(self) -> MentorData:
         """Mentor reads on the bot's engine (opened in ``setup_hook``, after the cog is built)."""
-        return MentorData(self.bot.engine, self.bot.reports.snapshots)
+        return MentorData(self.bot.engine, self.bot.reports.snapshots, self.bot.reports.days)
 
     @mentor.command(name="card", description="A member's activity, regularity, trend, engagement and drop-off risk")
     @app_commands.describe(member="Whose card", period="Time span (default 30d)")

@@ -1,13 +1,16 @@
 """Writing a frozen batch into the database, exactly once.
 
-One transaction per batch: insert the batch id into ``flush_ledger`` (a batch
-already there is skipped: it was committed before a crash and is being
-replayed), then the counters, then the records, then the history version of
-every month of a guild whose earlier days the batch changed (``db.history``). Each series' hourly rows are
-loaded into a temporary staging table (``COPY`` on PostgreSQL, one
-``executemany`` on SQLite); set-based ``INSERT … SELECT … ON CONFLICT`` statements
-then merge the stage into the hourly table, its daily rollup and the per-member
-daily rollup, so the rollups are always exactly the sums of the hourly rows.
+One transaction per batch (or per part of a large one): insert the batch id into
+``flush_ledger`` (a batch already there is skipped: it was committed before a
+crash and is being replayed), then the counters, then the records, then the
+history version of every month of a guild whose earlier days the batch changed
+(``db.history``). Each series' hourly rows are loaded into a temporary staging
+table (``COPY`` on PostgreSQL, straight from the Redis bytes where it can; one
+``executemany`` on SQLite); set-based ``INSERT … SELECT … ON CONFLICT``
+statements then merge the stage into the hourly table and, for rows of closed
+days, into its daily rollup and the per-member daily rollup, so a closed day's
+rollups are always exactly the sums of its hourly rows. Rows of a guild's open
+days (normally today) are hourly only until the day closes (``db.rollups``).
 """
 
 from __future__ import annotations
@@ -28,14 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.buffer.codec import part_of
 from bot.buffer.store import Batch
 from bot.series import (
-    APPS,
-    EMOJIS,
     MEMBER_LEAVE,
-    MESSAGES,
     RECORD_KINDS,
     SERIES,
-    VOICE,
-    VOICE_BUCKETS,
     VOICE_SESSION,
     RecordKey,
     RecordKind,
@@ -44,6 +42,7 @@ from bot.series import (
 )
 from db import history
 from db import tables as t
+from db.rollups import MEMBER_SOURCES
 from db.types import UTCDateTime, utc
 
 log = logging.getLogger(__name__)
@@ -94,15 +93,6 @@ class Part:
     @property
     def counters(self) -> int:
         return sum(len(s.lines) + len(s.rows) for s in self.staged)
-
-
-# How each series feeds the per-member daily rollup: member_daily column -> SQL over the hourly row.
-MEMBER_SOURCES: dict[str, dict[str, str]] = {
-    MESSAGES.code: {"messages": "messages", "characters": "characters"},
-    VOICE.code: {"voice_s": " + ".join(VOICE_BUCKETS), "active_s": "active_s"},
-    EMOJIS.code: {"emojis": "count"},
-    APPS.code: {"commands": "count"},
-}
 
 
 def record_rows(records: dict[RecordKey, RecordValue]) -> dict[str, list[dict[str, Any]]]:
@@ -229,12 +219,20 @@ class BatchWriter:
         return True
 
     async def _write_counters(self, conn: AsyncConnection, staged: list[Staged]) -> None:
-        """Stage each series' hourly rows, then merge them into the hourly, daily and member tables."""
+        """Stage each series' hourly rows, then merge them into the hourly tables and, for rows
+        of closed days (``db.rollups``), into the daily and per-member rollups."""
+        if not staged:
+            return
+        stages = [await self._stage(conn, rows) for rows in staged]
+        if self._pg:
+            # Until commit: no day of these guilds closes while this decides which rows it rolls up.
+            guilds = " UNION ".join(f"SELECT guild_id FROM {stage}" for stage in stages)
+            await conn.exec_driver_sql(f"SELECT 1 FROM open_days WHERE guild_id IN ({guilds}) FOR SHARE")
+        closed = "NOT EXISTS (SELECT 1 FROM open_days o WHERE o.guild_id = s.guild_id AND s.hour >= o.open_from)"
         day = "hour / 86400 * 86400"
         member_parts = []
-        for rows in staged:
+        for rows, stage in zip(staged, stages, strict=True):
             series = rows.series
-            stage = await self._stage(conn, rows)
             dims = ", ".join(series.dims)
             vals = ", ".join(series.fields)
             hourly = f"(SELECT guild_id, {self._time('hour')}, {dims}, {vals} FROM {stage} WHERE true)"
@@ -242,7 +240,7 @@ class BatchWriter:
                                                        series.fields, hourly))  # fmt: skip
             sums = ", ".join(f"sum({v})" for v in series.fields)
             daily = (
-                f"(SELECT guild_id, {self._time(day)}, {dims}, {sums} FROM {stage} WHERE true "
+                f"(SELECT guild_id, {self._time(day)}, {dims}, {sums} FROM {stage} s WHERE {closed} "
                 f"GROUP BY guild_id, {day}, {dims})"
             )
             await conn.exec_driver_sql(
@@ -252,7 +250,7 @@ class BatchWriter:
             if feeds is None:  # a series that does not count as member activity (presence)
                 continue
             exprs = ", ".join(f"{feeds.get(f, '0')} AS {f}" for f in t.MEMBER_DAILY_FIELDS)
-            member_parts.append(f"SELECT guild_id, {day} AS d, user_id, {exprs} FROM {stage}")
+            member_parts.append(f"SELECT guild_id, {day} AS d, user_id, {exprs} FROM {stage} s WHERE {closed}")
         if not member_parts:
             return
         sums = ", ".join(f"sum({f})" for f in t.MEMBER_DAILY_FIELDS)

@@ -29,9 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.analytics import active_days_mask, daily_matrix, local_days, local_hour_index
 from bot.analytics.activity import ACTIVE_VOICE_SECONDS
+from bot.series import DAY
 from db import tables as t
 from db.reports.snapshots import Snapshots, over
 from db.reports.spans import Span, hour_ranges, split_period, whole_days
+from db.rollups import DayCloser
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -155,15 +157,22 @@ class KeptLocalDays:
 class MentorData:
     """The queries behind /mentor card and /mentor watchlist (with the bot's snapshots, if given)."""
 
-    def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None, days: DayCloser | None = None) -> None:
         self.engine = engine
         self.snapshots = snapshots
+        # The UTC paths read ``member_daily`` up to ``end``, today included: those days are closed first.
+        self.days = days or DayCloser(engine)
+
+    async def _closed(self, guild_id: int, end: datetime) -> None:
+        """Close the guild's days up to the one ``end`` falls in (db.rollups)."""
+        await self.days.close_through(guild_id, -(-int(end.timestamp()) // DAY) * DAY)
 
     async def guild_days(self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo) -> DailyActivity:
         """Every member's messages and active voice seconds per local day of ``[start, end)``.
 
         ``start`` should be a local midnight; the days are those ``local_days`` gives.
         """
+        await self._closed(guild_id, end)
         days = local_days(start, end, tz)
         first_day = days[0].date if days else start.astimezone(tz).date()
         if is_utc(tz):
@@ -186,6 +195,7 @@ class MentorData:
         so that a guild of 20,000 members sends about 20,000 small rows; SQLite
         reads the day matrices.
         """
+        await self._closed(guild_id, end)
         days = local_days(start, end, tz)
         first_day = days[0].date if days else start.astimezone(tz).date()
         if self.engine.dialect.name != "postgresql":

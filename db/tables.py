@@ -179,6 +179,17 @@ guild_history = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+# Each guild's open days: the UTC days from ``open_from`` (epoch of a UTC midnight) on have
+# hourly rows only; their daily and per-member rollup rows are written when the day closes
+# (db.rollups), and every flush into a closed day keeps them up to date in its own
+# transaction. No row: every day of the guild is closed.
+open_days = sa.Table(
+    "open_days",
+    metadata,
+    sa.Column("guild_id", Id, primary_key=True, nullable=False),
+    sa.Column("open_from", sa.BigInteger, nullable=False),
+)
+
 flush_ledger = sa.Table(
     "flush_ledger",
     metadata,

@@ -39,6 +39,8 @@ from db.reports.spans import (
     split_period,
     sum_expr,
 )
+from db.rollups import DayCloser
+from db.types import utc
 
 METRICS: Final = ("messages", "voice", "emojis", "invites", "commands")
 # A series read from hourly rows (local days that are not UTC days) keeps its whole
@@ -53,9 +55,16 @@ class Reports:
     both ways; the benchmarks' baseline).
     """
 
-    def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None, days: DayCloser | None = None) -> None:
         self.engine = engine
         self.snapshots = snapshots
+        # Whole days are read from the rollups: they are closed first (db.rollups).
+        self.days = days or DayCloser(engine)
+
+    async def _closed(self, guild_id: int, span: Span) -> None:
+        """Close the guild's days that the span reads from the rollups."""
+        if span.day_end is not None:
+            await self.days.close_through(guild_id, int(span.day_end.timestamp()))
 
     @staticmethod
     async def _optout_ids(conn: AsyncConnection, guild_id: int) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -103,6 +112,13 @@ class Reports:
         stmts.append(sa.select(sa.func.min(i.c.created_at)).where(i.c.guild_id == guild_id))
         found: list[datetime] = []
         async with self.engine.connect() as conn:
+            o = t.open_days
+            open_from = (await conn.execute(sa.select(o.c.open_from).where(o.c.guild_id == guild_id))).scalar()
+            if open_from is not None:  # the open days (db.rollups) are in hourly rows only
+                stmts += [
+                    sa.select(sa.func.min(tab.c.hour)).where(tab.c.guild_id == guild_id, tab.c.hour >= utc(open_from))
+                    for tab in (t.message_hourly, t.voice_hourly, t.emoji_hourly, t.app_hourly)
+                ]
             for stmt in stmts:
                 value = (await conn.execute(stmt)).scalar()
                 if value is not None:
@@ -113,6 +129,7 @@ class Reports:
 
     async def totals(self, guild_id: int, span: Span, channels: Sequence[int] | None = None) -> Totals:
         """Messages, voice seconds and active members (a message or voice time) over the span."""
+        await self._closed(guild_id, span)
         msg = self._message_rows(guild_id, span, channels, {"user_id": "user_id", "value": "messages"})
         voice = self._voice_rows(guild_id, span, channels, {"user_id": "user_id", "value": VOICE_SUM})
         async with self.engine.connect() as conn:
@@ -133,6 +150,7 @@ class Reports:
 
     async def active_members(self, guild_id: int, span: Span, channels: Sequence[int] | None = None) -> int:
         """Distinct members with a message or voice time in the span."""
+        await self._closed(guild_id, span)
         if self.snapshots is None:
             async with self.engine.connect() as conn:
                 return await self._active(conn, guild_id, span, channels)
@@ -177,6 +195,7 @@ class Reports:
 
     async def series(self, guild_id: int, span: Span, channels: Sequence[int] | None = None) -> list[HourlyPoint]:
         """Messages and voice seconds per time stamp (hours, and UTC days from the rollups), oldest first."""
+        await self._closed(guild_id, span)
         key = ("series", _channels_key(channels))
         async with self.engine.connect() as conn:
 
@@ -210,6 +229,7 @@ class Reports:
 
     async def top_channels(self, guild_id: int, span: Span, limit: int = 10) -> list[tuple[int, int]]:
         """Channels (threads under their own id) by messages, most first: ``(channel_id, messages)``."""
+        await self._closed(guild_id, span)
 
         async with self.engine.connect() as conn:
 
@@ -243,6 +263,7 @@ class Reports:
         channels: Sequence[int] | None = None,
     ) -> list[tuple[int, int]]:
         """Members by a /top metric, most first: ``(user_id, value)``; voice in seconds."""
+        await self._closed(guild_id, span)
         if metric == "invites":
             return await self._top_inviters(guild_id, span, limit)
         if self.snapshots is not None:
@@ -311,6 +332,7 @@ class Reports:
 
     async def member_voice(self, guild_id: int, user_id: int, span: Span) -> VoiceStates:
         """A member's voice seconds by sub-state over the span."""
+        await self._closed(guild_id, span)
         fields = ("active_s", "muted_s", "deafened_s", "alone_s", "streaming_s", "video_s")
         rows = series_rows(
             t.voice_hourly,
@@ -327,6 +349,7 @@ class Reports:
 
     async def member_total(self, guild_id: int, user_id: int, span: Span, metric: str = "messages") -> int:
         """One member's total of a /top metric over the span, summed from that member's rows (0 when opted out)."""
+        await self._closed(guild_id, span)
         rows = self._member_rows(guild_id, span, metric, None, user_id)
         stmt = sa.select(sa.func.coalesce(sa.func.sum(rows.c.value), 0)).where(not_opted_out(guild_id, rows.c.user_id))
         async with self.engine.connect() as conn:
@@ -338,6 +361,7 @@ class Reports:
         The member's own total is read first (an index lookup), so the guild-wide
         aggregation runs once and only counts.
         """
+        await self._closed(guild_id, span)
         if self.snapshots is not None:
             async with self.engine.connect() as conn:
                 hidden = await self._optout_ids(conn, guild_id)
@@ -385,6 +409,7 @@ class Reports:
 
     async def emojis(self, guild_id: int, span: Span, user_id: int | None = None, limit: int = 25) -> list[EmojiCount]:
         """Emojis by uses (messages plus reactions), most first, optionally of one member."""
+        await self._closed(guild_id, span)
         columns = {"emoji": "emoji", "kind": "kind", "value": "count"}
         rows = series_rows(t.emoji_hourly, t.emoji_daily, guild_id, span, columns, Only(user_id=user_id))
         in_messages = sa.func.sum(sa.case((rows.c.kind == "message", rows.c.value), else_=0))

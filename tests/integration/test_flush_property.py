@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from bot.buffer import Counters, StoreUnavailable
 from bot.buffer.pusher import Pusher
 from bot.flusher import Flusher
-from bot.series import CounterKey
+from bot.series import DAY, CounterKey
 from db.errors import is_transient
 from db.flush import BatchWriter
+from db.rollups import DayCloser
 from tests.conftest import Backend, open_backend, redis_url_via, reset
-from tests.support.counts import normalise, random_increments, stored_counters
+from tests.support.counts import BASE_HOUR, normalise, random_increments, rollups_consistent, stored_counters
 from tests.support.proxy import FlakyProxy
 
 pytestmark = pytest.mark.integration
@@ -41,8 +42,13 @@ op = st.one_of(
     st.tuples(st.just("bot_crash"), st.none()),
     st.tuples(st.just("redis"), st.booleans()),
     st.tuples(st.just("db"), st.booleans()),
+    # A guild's days before one of the data's days close, the rest open (db.rollups).
+    st.tuples(st.just("close"), st.tuples(st.integers(1, 3), st.integers(0, 3))),
 )
 programs = st.lists(op, min_size=10, max_size=60)
+
+
+BASE_DAY = BASE_HOUR - BASE_HOUR % DAY
 
 
 class Crash(Exception):
@@ -101,6 +107,14 @@ async def run_program(w: World, program: list[tuple[str, object]], seed: int) ->
                         lost[normalise(k)] += n
                 counters = Counters()
                 pusher = Pusher(counters, _store(w))
+            elif name == "close":
+                assert isinstance(arg, tuple)
+                guild, day = arg
+                try:
+                    await DayCloser(engine).open_today(guild, BASE_DAY + day * DAY)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
             elif name == "redis" and w.redis_proxy is not None:
                 w.redis_proxy.up() if arg else w.redis_proxy.down()
             elif name == "db" and w.db_proxy is not None:
@@ -117,6 +131,10 @@ async def run_program(w: World, program: list[tuple[str, object]], seed: int) ->
             await engine.dispose()
     assert await stored_counters(b.engine) == made - lost
     assert await _store(w).pending() == []
+    await rollups_consistent(b.engine)
+    for guild in (1, 2, 3):  # every day closed: the rollups of all of them add up
+        await DayCloser(b.engine).open_today(guild, BASE_DAY + 5 * DAY)
+    await rollups_consistent(b.engine)
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "timescale"])
