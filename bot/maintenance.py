@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,16 +49,7 @@ class Maintenance:
             await self.days.open_today(guild_id, now)
 
     async def run_days(self) -> None:
-        while True:
-            try:
-                await self.open_days_once()
-            except Exception as exc:
-                if is_transient(exc):
-                    log.warning("closing yesterday postponed, database unreachable: %s", exc)
-                else:
-                    log.exception("closing yesterday failed")
-            if await stopped_within(self._stop, DAYS_INTERVAL_S):
-                return
+        await self._every(DAYS_INTERVAL_S, self.open_days_once, "closing yesterday")
 
     async def run_once(self) -> int:
         deleted = await apply_retention(self.engine, utc(self.clock()))
@@ -67,15 +58,19 @@ class Maintenance:
         return deleted
 
     async def run(self) -> None:
+        await self._every(self.interval, self.run_once, "retention")
+
+    async def _every(self, interval: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+        """Run ``step`` now and then every ``interval`` seconds until ``stop()``; a failure waits for the next turn."""
         while True:
             try:
-                await self.run_once()
+                await step()
             except Exception as exc:
                 if is_transient(exc):
-                    log.warning("retention skipped, database unreachable: %s", exc)
+                    log.warning("%s postponed, database unreachable: %s", what, exc)
                 else:
-                    log.exception("retention failed")
-            if await stopped_within(self._stop, self.interval):
+                    log.exception("%s failed", what)
+            if await stopped_within(self._stop, interval):
                 return
 
     def stop(self) -> None:

@@ -29,11 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.analytics import active_days_mask, daily_matrix, local_days, local_hour_index
 from bot.analytics.activity import ACTIVE_VOICE_SECONDS
-from bot.series import DAY
 from db import tables as t
 from db.reports.snapshots import Snapshots, over
-from db.reports.spans import Span, hour_ranges, split_period, whole_days
-from db.rollups import DayCloser
+from db.reports.spans import Span, edges, hour_ranges, split_period, whole_days
+from db.rollups import DayCloser, day_start
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -160,12 +159,12 @@ class MentorData:
     def __init__(self, engine: AsyncEngine, snapshots: Snapshots | None = None, days: DayCloser | None = None) -> None:
         self.engine = engine
         self.snapshots = snapshots
-        # The UTC paths read ``member_daily`` up to ``end``, today included: those days are closed first.
+        # The UTC paths read ``member_daily`` for the whole days before ``end``: those are closed first.
         self.days = days or DayCloser(engine)
 
     async def _closed(self, guild_id: int, end: datetime) -> None:
-        """Close the guild's days up to the one ``end`` falls in (db.rollups)."""
-        await self.days.close_through(guild_id, -(-int(end.timestamp()) // DAY) * DAY)
+        """Close the guild's days before the one ``end`` falls in (db.rollups)."""
+        await self.days.close_through(guild_id, day_start(end.timestamp()))
 
     async def guild_days(self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo) -> DailyActivity:
         """Every member's messages and active voice seconds per local day of ``[start, end)``.
@@ -176,7 +175,11 @@ class MentorData:
         days = local_days(start, end, tz)
         first_day = days[0].date if days else start.astimezone(tz).date()
         if is_utc(tz):
-            epochs, users, messages, active = await self._daily_rows(guild_id, start, end)
+            # Whole days from member_daily; the rest (today: an open day) from the hourly rows.
+            cut = max(start, datetime.fromtimestamp(day_start(end.timestamp()), UTC))
+            daily, hourly = await self._daily_rows(guild_id, start, cut), await self._hourly_rows(guild_id, cut, end)
+            epochs, users = np.concatenate([daily[0], hourly[0]]), np.concatenate([daily[1], hourly[1]])
+            messages, active = np.concatenate([daily[2], hourly[2]]), np.concatenate([daily[3], hourly[3]])
         else:
             epochs, users, messages, active = await self._hourly_rows(guild_id, start, end)
         member_ids, rows = np.unique(users, return_inverse=True) if users.size else (users, users)
@@ -290,9 +293,19 @@ class MentorData:
         async with self.engine.connect() as conn:
 
             async def read(part: Span) -> ActiveDays:
-                n = len(local_days(part.start, part.end, tz))
-                packed = await _packed(conn, self._utc_day_index(guild_id, part.start, part.end, hidden), n)
-                return ActiveDays(part.start.astimezone(tz).date(), *packed)
+                # Whole days from member_daily; the rest (today: an open day) from the hourly rows.
+                found = []
+                days = whole_days(part)
+                if days is not None:
+                    n = len(local_days(days.start, days.end, tz))
+                    packed = await _packed(conn, self._utc_day_index(guild_id, days.start, days.end, hidden), n)
+                    found.append(ActiveDays(days.start.date(), *packed))
+                for edge in edges(part) if days is not None else [part]:
+                    n = len(local_days(edge.start, edge.end, tz))
+                    packed = await _packed(conn, self._local_day_index(guild_id, edge.start, edge.end, tz, hidden), n)
+                    found.append(ActiveDays(edge.start.astimezone(tz).date(), *packed))
+                first = part.start.astimezone(tz).date()
+                return _merged(first, len(local_days(part.start, part.end, tz)), found)
 
             plan = split_period(start, end, True)
             key = ("mentor-utc-days",)

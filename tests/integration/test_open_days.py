@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,7 +23,8 @@ from bot.maintenance import Maintenance
 from bot.series import DAY, HOUR, CounterKey
 from db import tables as t
 from db.flush import BatchWriter
-from db.reports import Reports
+from db.mentor import MentorData
+from db.reports import Reports, Snapshots
 from db.reports.spans import split_period
 from db.rollups import DayCloser, close_days
 from db.types import utc
@@ -33,6 +36,7 @@ pytestmark = pytest.mark.integration
 BASE_DAY = BASE_HOUR - BASE_HOUR % DAY
 # random_increments spread over 60 hours from BASE_HOUR: 2025-11-22 15:00 to 2025-11-25 02:00 (UTC).
 OPEN_FROM = BASE_DAY + 2 * DAY
+UTC = ZoneInfo("UTC")
 
 
 async def flushed(backend: Backend, incs: list[tuple[CounterKey, int]]) -> None:
@@ -173,3 +177,26 @@ async def test_a_day_closes_after_the_flushes_writing_into_it_and_before_the_nex
     await flush
     assert await stored_counters(backend.engine) == expected(first + second)
     await rollups_consistent(backend.engine)
+
+
+async def test_mentor_views_read_today_from_hourly_rows_and_keep_it_open(backend: Backend) -> None:
+    today = BASE_DAY + 3 * DAY  # random_increments reach 2025-11-25 02:00: today has rows
+    now = today + 3 * HOUR
+    await DayCloser(backend.engine).open_today(1, now)
+    await flushed(backend, random_increments(random.Random(12), 3000))
+    start, end = utc(BASE_DAY), utc(now)
+    data = MentorData(backend.engine, Snapshots())
+    seen = await data.guild_days(1, start, end, UTC)
+    active = await data.active_days(1, start, end, UTC)
+    async with backend.engine.connect() as conn:
+        assert (await conn.execute(sa.select(t.open_days.c.open_from))).scalar_one() == today  # still open
+    await DayCloser(backend.engine).close_through(1, today + DAY)  # now today is in member_daily too
+    fresh = MentorData(backend.engine)
+    again = await fresh.guild_days(1, start, end, UTC)
+    assert seen.first_day == again.first_day
+    assert np.array_equal(seen.member_ids, again.member_ids)
+    assert np.array_equal(seen.messages, again.messages) and np.array_equal(seen.active_s, again.active_s)
+    assert seen.messages[:, -1].sum() > 0  # today's messages are there
+    active_again = await fresh.active_days(1, start, end, UTC)
+    assert np.array_equal(active.member_ids, active_again.member_ids)
+    assert np.array_equal(active.active, active_again.active)
