@@ -143,6 +143,21 @@ class StatsBot(commands.AutoShardedBot):
             except discord.HTTPException as exc:
                 log.error("could not register the slash commands with Discord: %s", exc)
 
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self._open_today(guild.id)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._open_today(guild.id)
+
+    async def _open_today(self, guild_id: int) -> None:
+        """Open the guild's today as soon as it is served (the minute loop would, a little later)."""
+        if "loops" not in self._opened:
+            return
+        try:
+            await self.maintenance.days.open_today(guild_id, self.clock())
+        except Exception as exc:
+            log.warning("could not open today for guild %s yet (retried within a minute): %s", guild_id, exc)
+
     def _make_store(self) -> BufferStore:
         if self.settings.REDIS_URL:
             return RedisStore.from_url(self.settings.REDIS_URL)
