@@ -20,7 +20,7 @@ import io
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from bot.series import (
 )
 from db import history
 from db import tables as t
-from db.rollups import MEMBER_SOURCES
+from db.rollups import merge_sql, rollup_statements
 from db.types import UTCDateTime, utc
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,11 @@ class Staged:
     @property
     def columns(self) -> tuple[str, ...]:
         return ("guild_id", "hour", *self.series.dims, *self.series.fields)
+
+    @property
+    def stage(self) -> str:
+        """The temporary table the rows are loaded into (one per series and connection)."""
+        return f"stage_{self.series.code}"
 
 
 @dataclass(slots=True)
@@ -223,45 +228,21 @@ class BatchWriter:
         of closed days (``db.rollups``), into the daily and per-member rollups."""
         if not staged:
             return
-        stages = [await self._stage(conn, rows) for rows in staged]
+        for rows in staged:
+            await self._stage(conn, rows)
+            series = rows.series
+            rest = ", ".join(rows.columns[2:])
+            hourly = f"(SELECT guild_id, {self._time('hour')}, {rest} FROM {rows.stage} WHERE true)"
+            keys = ("guild_id", "hour", *series.dims)
+            await conn.exec_driver_sql(merge_sql(series.hourly_table, keys, series.fields, hourly))
         if self._pg:
             # Until commit: no day of these guilds closes while this decides which rows it rolls up.
-            guilds = " UNION ".join(f"SELECT guild_id FROM {stage}" for stage in stages)
+            guilds = " UNION ".join(f"SELECT guild_id FROM {rows.stage}" for rows in staged)
             await conn.exec_driver_sql(f"SELECT 1 FROM open_days WHERE guild_id IN ({guilds}) FOR SHARE")
         closed = "NOT EXISTS (SELECT 1 FROM open_days o WHERE o.guild_id = s.guild_id AND s.hour >= o.open_from)"
-        day = "hour / 86400 * 86400"
-        member_parts = []
-        for rows, stage in zip(staged, stages, strict=True):
-            series = rows.series
-            dims = ", ".join(series.dims)
-            vals = ", ".join(series.fields)
-            hourly = f"(SELECT guild_id, {self._time('hour')}, {dims}, {vals} FROM {stage} WHERE true)"
-            await conn.exec_driver_sql(self._merge_sql(series.hourly_table, ("guild_id", "hour", *series.dims),
-                                                       series.fields, hourly))  # fmt: skip
-            sums = ", ".join(f"sum({v})" for v in series.fields)
-            daily = (
-                f"(SELECT guild_id, {self._time(day)}, {dims}, {sums} FROM {stage} s WHERE {closed} "
-                f"GROUP BY guild_id, {day}, {dims})"
-            )
-            await conn.exec_driver_sql(
-                self._merge_sql(series.daily_table, ("guild_id", "day", *series.dims), series.fields, daily)
-            )
-            feeds = MEMBER_SOURCES.get(series.code)
-            if feeds is None:  # a series that does not count as member activity (presence)
-                continue
-            exprs = ", ".join(f"{feeds.get(f, '0')} AS {f}" for f in t.MEMBER_DAILY_FIELDS)
-            member_parts.append(f"SELECT guild_id, {day} AS d, user_id, {exprs} FROM {stage} s WHERE {closed}")
-        if not member_parts:
-            return
-        sums = ", ".join(f"sum({f})" for f in t.MEMBER_DAILY_FIELDS)
-        union = " UNION ALL ".join(member_parts)
-        member = (
-            f"(SELECT guild_id, {self._time('d')}, user_id, {sums} FROM ({union}) u WHERE true "
-            "GROUP BY guild_id, d, user_id)"
-        )
-        await conn.exec_driver_sql(
-            self._merge_sql("member_daily", ("guild_id", "day", "user_id"), t.MEMBER_DAILY_FIELDS, member)
-        )
+        sources = [(rows.series, rows.stage) for rows in staged]
+        for sql in rollup_statements(sources, closed, "hour / 86400 * 86400", self._time, replace=False):
+            await conn.exec_driver_sql(sql)
 
     async def _past_months(self, conn: AsyncConnection, staged: list[Staged]) -> set[tuple[int, int]]:
         """``(guild, month)`` of the staged rows of an hour before today (clock margin included)."""
@@ -269,28 +250,15 @@ class BatchWriter:
             return set()
         before = history.past_before(self.clock())
         days = " UNION ".join(
-            f"SELECT DISTINCT guild_id, hour / 86400 * 86400 FROM stage_{s.series.code} WHERE hour < {before}"
-            for s in staged
+            f"SELECT DISTINCT guild_id, hour / 86400 * 86400 FROM {s.stage} WHERE hour < {before}" for s in staged
         )
         found = (await conn.execute(sa.text(days))).all()
         return {(int(row[0]), history.month_of(int(row[1]))) for row in found}
 
-    @staticmethod
-    def _merge_sql(table: str, keys: Sequence[str], values: Sequence[str], source: str) -> str:
-        """Add ``source``'s rows into ``table``: insert new keys, sum values into existing ones."""
-        cols = ", ".join((*keys, *values))
-        updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v in values)
-        # In key order: index pages are then touched once each, not at random.
-        order = ", ".join(f"{i + 1}" for i in range(len(keys)))
-        return (
-            f"INSERT INTO {table} ({cols}) SELECT * FROM {source} s WHERE true ORDER BY {order} "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-        )
-
-    async def _stage(self, conn: AsyncConnection, rows: Staged) -> str:
-        """Load rows into the temporary table ``stage_<series>`` (hours as epochs), emptied first."""
+    async def _stage(self, conn: AsyncConnection, rows: Staged) -> None:
+        """Load rows into their temporary table ``rows.stage`` (hours as epochs), emptied first."""
         series = rows.series
-        stage = f"stage_{series.code}"
+        stage = rows.stage
         types = [("guild_id", int), ("hour", int), *zip(series.dims, series.dim_types, strict=True)]
         types += [(f, int) for f in series.fields]
         defs = ", ".join(f"{name} {'bigint' if ty is int else 'text'} NOT NULL" for name, ty in types)
@@ -305,12 +273,11 @@ class BatchWriter:
                 await driver.copy_to_table(stage, source=text, columns=columns, format="text")
             if rows.rows:
                 await driver.copy_records_to_table(stage, records=rows.rows, columns=columns)
-            return stage
+            return
         await conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({defs})")
         await conn.exec_driver_sql(f"DELETE FROM {stage}")
         marks = ", ".join("?" for _ in columns)
         await conn.exec_driver_sql(f"INSERT INTO {stage} ({', '.join(columns)}) VALUES ({marks})", rows.rows)
-        return stage
 
     async def _write_records(self, conn: AsyncConnection, by_kind: dict[str, list[dict[str, Any]]]) -> None:
         # Joins before leaves: a leave closes the join rows written before it.

@@ -23,6 +23,7 @@ report never misses a day, whatever the loop did.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.series import APPS, DAY, EMOJIS, MESSAGES, SERIES, VOICE, VOICE_BUCKETS
+from bot.series import APPS, DAY, EMOJIS, MESSAGES, SERIES, VOICE, VOICE_BUCKETS, Series
 from db import tables as t
 from db.types import UTCDateTime, utc
 
@@ -43,6 +44,57 @@ MEMBER_SOURCES: dict[str, dict[str, str]] = {
 }
 
 
+def merge_sql(table: str, keys: Sequence[str], values: Sequence[str], source: str, *, replace: bool = False) -> str:
+    """Merge ``source``'s rows into ``table``: insert new keys; on a key already there add the values
+    (or, with ``replace``, overwrite them)."""
+    cols = ", ".join((*keys, *values))
+    updates = ", ".join(f"{v} = excluded.{v}" if replace else f"{v} = {table}.{v} + excluded.{v}" for v in values)
+    # In key order: index pages are then touched once each, not at random.
+    order = ", ".join(f"{i + 1}" for i in range(len(keys)))
+    return (
+        f"INSERT INTO {table} ({cols}) SELECT * FROM {source} s WHERE true ORDER BY {order} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+def rollup_statements(
+    sources: Sequence[tuple[Series, str]], where: str, day: str, stored: Callable[[str], str], *, replace: bool
+) -> list[str]:
+    """Merges of hourly rows into the daily rollups and ``member_daily``: what a rollup is, in one place.
+
+    ``sources`` name, per series, the table holding its hourly rows (the hourly
+    table, or a flush's staging table); ``where`` picks the rows (of alias ``s``);
+    ``day`` is the SQL of a row's UTC day and ``stored`` turns a day expression into
+    the time stored in the rollups. ``replace`` overwrites rollup rows instead of adding.
+    """
+    out = []
+    member_parts = []
+    for series, source in sources:
+        dims = ", ".join(series.dims)
+        sums = ", ".join(f"sum({v})" for v in series.fields)
+        daily = (
+            f"(SELECT guild_id, {stored(day)}, {dims}, {sums} FROM {source} s WHERE {where} "
+            f"GROUP BY guild_id, {day}, {dims})"
+        )
+        keys = ("guild_id", "day", *series.dims)
+        out.append(merge_sql(series.daily_table, keys, series.fields, daily, replace=replace))
+        feeds = MEMBER_SOURCES.get(series.code)
+        if feeds is None:  # a series that does not count as member activity (presence)
+            continue
+        exprs = ", ".join(f"{feeds.get(f, '0')} AS {f}" for f in t.MEMBER_DAILY_FIELDS)
+        member_parts.append(f"SELECT guild_id, {day} AS d, user_id, {exprs} FROM {source} s WHERE {where}")
+    if member_parts:
+        sums = ", ".join(f"sum({f})" for f in t.MEMBER_DAILY_FIELDS)
+        union = " UNION ALL ".join(member_parts)
+        member = (
+            f"(SELECT guild_id, {stored('d')}, user_id, {sums} FROM ({union}) u WHERE true "
+            "GROUP BY guild_id, d, user_id)"
+        )
+        keys = ("guild_id", "day", "user_id")
+        out.append(merge_sql("member_daily", keys, t.MEMBER_DAILY_FIELDS, member, replace=replace))
+    return out
+
+
 def closing_statements(pg: bool) -> list[sa.TextClause]:
     """Statements that (re)write the rollup rows of ``[:start, :end)`` of guild ``:guild`` from its hourly rows.
 
@@ -51,34 +103,18 @@ def closing_statements(pg: bool) -> list[sa.TextClause]:
     """
     day = "date_trunc('day', hour, 'UTC')" if pg else "(substr(hour, 1, 10) || ' 00:00:00.000000')"
     where = "guild_id = :guild AND hour >= :start AND hour < :end"
-    out = []
-    for series in SERIES.values():
-        dims = ", ".join(series.dims)
-        sums = ", ".join(f"sum({v})" for v in series.fields)
-        cols = ", ".join(("guild_id", "day", *series.dims, *series.fields))
-        sets = ", ".join(f"{v} = excluded.{v}" for v in series.fields)
-        out.append(
-            f"INSERT INTO {series.daily_table} ({cols}) "
-            f"SELECT guild_id, {day}, {dims}, {sums} FROM {series.hourly_table} WHERE {where} "
-            f"GROUP BY guild_id, {day}, {dims} "
-            f"ON CONFLICT (guild_id, day, {dims}) DO UPDATE SET {sets}"
-        )
-    parts = []
-    for code, feeds in MEMBER_SOURCES.items():
-        exprs = ", ".join(f"{feeds.get(f, '0')} AS {f}" for f in t.MEMBER_DAILY_FIELDS)
-        parts.append(f"SELECT guild_id, {day} AS day, user_id, {exprs} FROM {SERIES[code].hourly_table} WHERE {where}")
-    fields = ", ".join(t.MEMBER_DAILY_FIELDS)
-    sums = ", ".join(f"sum({f})" for f in t.MEMBER_DAILY_FIELDS)
-    sets = ", ".join(f"{f} = excluded.{f}" for f in t.MEMBER_DAILY_FIELDS)
-    out.append(
-        f"INSERT INTO member_daily (guild_id, day, user_id, {fields}) "
-        f"SELECT guild_id, day, user_id, {sums} FROM ({' UNION ALL '.join(parts)}) u WHERE true "
-        f"GROUP BY guild_id, day, user_id ON CONFLICT (guild_id, day, user_id) DO UPDATE SET {sets}"
-    )
+    sources = [(series, series.hourly_table) for series in SERIES.values()]
     return [
         sa.text(sql).bindparams(sa.bindparam("start", type_=UTCDateTime), sa.bindparam("end", type_=UTCDateTime))
-        for sql in out
+        for sql in rollup_statements(sources, where, day, lambda when: when, replace=True)
     ]
+
+
+async def open_from(conn: AsyncConnection, guild_id: int) -> int | None:
+    """The guild's ``open_from`` (None: every day of it closed)."""
+    o = t.open_days
+    found = (await conn.execute(sa.select(o.c.open_from).where(o.c.guild_id == guild_id))).scalar()
+    return None if found is None else int(found)
 
 
 def _params(guild_id: int, start: int, end: int) -> dict[str, Any]:
@@ -145,25 +181,22 @@ class DayCloser:
 
     async def close_through(self, guild_id: int, until: int) -> None:
         """Make sure every day of the guild before epoch ``until`` is closed."""
-        if self._open_from.get(guild_id, -1) >= until:
-            return
-        o = t.open_days
-        async with self.engine.connect() as conn:
-            seen = (await conn.execute(sa.select(o.c.open_from).where(o.c.guild_id == guild_id))).scalar()
-        if seen is None:
-            return
-        if seen < until:
-            async with self.engine.begin() as conn:
-                seen = await close_days(conn, guild_id, until, open_rest=False)
-        if seen is not None:
-            self._open_from[guild_id] = max(self._open_from.get(guild_id, -1), int(seen))
+        await self._advance(guild_id, until, open_rest=False)
 
     async def open_today(self, guild_id: int, now: float) -> None:
         """Close the guild's days before today (UTC) and keep today open."""
-        today = day_start(now)
-        if self._open_from.get(guild_id, -1) >= today:
+        await self._advance(guild_id, day_start(now), open_rest=True)
+
+    async def _advance(self, guild_id: int, until: int, *, open_rest: bool) -> None:
+        """``close_days`` when the database may need it: a read first, the locks only to move ``open_from`` on."""
+        if self._open_from.get(guild_id, -1) >= until:
             return
-        async with self.engine.begin() as conn:
-            seen = await close_days(conn, guild_id, today, open_rest=True)
+        async with self.engine.connect() as conn:
+            seen = await open_from(conn, guild_id)
+        if seen is None and not open_rest:
+            return
+        if seen is None or seen < until:
+            async with self.engine.begin() as conn:
+                seen = await close_days(conn, guild_id, until, open_rest=open_rest)
         if seen is not None:
             self._open_from[guild_id] = max(self._open_from.get(guild_id, -1), seen)
