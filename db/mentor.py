@@ -178,8 +178,7 @@ class MentorData:
             # Whole days from member_daily; the rest (today: an open day) from the hourly rows.
             cut = max(start, datetime.fromtimestamp(day_start(end.timestamp()), UTC))
             daily, hourly = await self._daily_rows(guild_id, start, cut), await self._hourly_rows(guild_id, cut, end)
-            epochs, users = np.concatenate([daily[0], hourly[0]]), np.concatenate([daily[1], hourly[1]])
-            messages, active = np.concatenate([daily[2], hourly[2]]), np.concatenate([daily[3], hourly[3]])
+            epochs, users, messages, active = (np.concatenate(pair) for pair in zip(daily, hourly, strict=True))
         else:
             epochs, users, messages, active = await self._hourly_rows(guild_id, start, end)
         member_ids, rows = np.unique(users, return_inverse=True) if users.size else (users, users)

@@ -39,7 +39,7 @@ from db.reports.spans import (
     split_period,
     sum_expr,
 )
-from db.rollups import DayCloser
+from db.rollups import DayCloser, open_from
 from db.types import utc
 
 METRICS: Final = ("messages", "voice", "emojis", "invites", "commands")
@@ -112,11 +112,10 @@ class Reports:
         stmts.append(sa.select(sa.func.min(i.c.created_at)).where(i.c.guild_id == guild_id))
         found: list[datetime] = []
         async with self.engine.connect() as conn:
-            o = t.open_days
-            open_from = (await conn.execute(sa.select(o.c.open_from).where(o.c.guild_id == guild_id))).scalar()
-            if open_from is not None:  # the open days (db.rollups) are in hourly rows only
+            first_open = await open_from(conn, guild_id)
+            if first_open is not None:  # the open days (db.rollups) are in hourly rows only
                 stmts += [
-                    sa.select(sa.func.min(tab.c.hour)).where(tab.c.guild_id == guild_id, tab.c.hour >= utc(open_from))
+                    sa.select(sa.func.min(tab.c.hour)).where(tab.c.guild_id == guild_id, tab.c.hour >= utc(first_open))
                     for tab in (t.message_hourly, t.voice_hourly, t.emoji_hourly, t.app_hourly)
                 ]
             for stmt in stmts:
