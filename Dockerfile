@@ -15,6 +15,9 @@ COPY alembic ./alembic
 COPY bot ./bot
 COPY cogs ./cogs
 COPY db ./db
+# Not the bot, but in the image so that `docker run … demo` works without a token.
+COPY sandbox ./sandbox
+COPY demo ./demo
 
 RUN useradd --create-home --uid 10001 statsbot && mkdir -p /app/data && chown statsbot /app/data
 USER statsbot

@@ -20,8 +20,8 @@ from _common import emit, recreate_database, service_urls
 from queries import GUILD, NOW, load
 
 from bot.app import EXTENSIONS
-from bot.demo.runner import DemoClock, running_bot
-from bot.sandbox import SandboxDiscord
+from demo.runner import DemoClock, running_bot
+from sandbox import SandboxDiscord
 
 RUNS = 20
 MEMBER = 7919  # has messages and voice all year in the loaded data

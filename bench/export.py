@@ -2,7 +2,7 @@
 
 Seeds ``ROWS`` message_hourly rows of one guild, then builds the messages CSV for the
 whole period twice per round: the way /export does it (server-side cursor, chunks of
-``CHUNK_ROWS``, spooled file: db/export.py + bot/csvexport.py), and a baseline that
+``CHUNK_ROWS``, spooled file: db/export.py + bot/render/csvfile.py), and a baseline that
 fetches all rows then writes the CSV in memory. Prints rows per second and the peak
 Python memory (tracemalloc, in a separate untimed run) of each, and the ratios. Targets: streamed >= 0.5 of the
 baseline's speed, and a peak memory well under the baseline's.
@@ -23,7 +23,7 @@ import asyncpg
 from _common import emit, recreate_database, service_urls
 from sqlalchemy.engine import make_url
 
-from bot.csvexport import CsvSpool, cell
+from bot.render.csvfile import CsvSpool, cell
 from db.engine import create_engine
 from db.export import export_query, stream_rows
 from db.migrate import upgrade

@@ -31,15 +31,15 @@ from _common import emit, recreate_database, service_urls
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buffer import Counters
+from bot.buffer.flusher import Flusher
 from bot.buffer.keys import RedisKeys
 from bot.buffer.pusher import Pusher
 from bot.buffer.redis_store import RedisStore
-from bot.flusher import Flusher
-from bot.series import DAY, HOUR, MESSAGES
 from db.engine import create_engine
 from db.flush import BatchWriter
 from db.migrate import upgrade
 from db.rollups import DayCloser, day_start
+from db.series import DAY, HOUR, MESSAGES
 
 ROWS = 200_000
 ROUNDS = 3

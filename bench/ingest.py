@@ -36,10 +36,10 @@ import discord  # noqa: E402
 from discord.ext import commands  # noqa: E402
 
 from bot.app import StatsBot  # noqa: E402
-from bot.sandbox.payloads import member_payload, user_payload  # noqa: E402
-from bot.sandbox.state import SandboxMember, SandboxUser  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.tracking.snowflakes import snowflake_at  # noqa: E402
+from sandbox.payloads import member_payload, user_payload  # noqa: E402
+from sandbox.state import SandboxMember, SandboxUser  # noqa: E402
 
 G = 500_000_000_000_000_001
 BOT_ID = 500_000_000_000_000_002

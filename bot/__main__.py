@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
 import sys
@@ -47,7 +48,7 @@ async def run(settings: Settings) -> None:
     """Migrate, connect, and run until SIGTERM/SIGINT; flush once more on the way out."""
     token = settings.token()
     if settings.DISCORD_API_URL:
-        from bot.sandbox.redirect import redirect_discord
+        from bot.api_url import redirect_discord
 
         redirect_discord(settings.DISCORD_API_URL)
     await migrate(settings)
@@ -125,10 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from pathlib import Path
 
-        from bot.demo.runner import main as demo_main
-
+        # The demo is not the bot: it sits beside it (demo/, with the offline Discord in sandbox/)
+        # and is found at run time, so that the bot imports nothing of it.
+        try:
+            demo_main = importlib.import_module("demo.runner").main
+        except ModuleNotFoundError as exc:
+            print(f"error: the demo is not installed here ({exc.name} is missing)", file=sys.stderr)
+            return 1
         logs.configure(max(settings.log_level, logging.WARNING))  # the progress bar is the output
-        return demo_main(Path(args.out))
+        return int(demo_main(Path(args.out)))
     logs.configure(settings.log_level)
     try:
         if args.command == "migrate":

@@ -12,23 +12,24 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buffer import BufferStore, Counters
+from bot.buffer.flusher import Flusher
 from bot.buffer.memory import MemoryStore
+from bot.buffer.optouts import OptOuts
 from bot.buffer.pusher import Pusher
 from bot.buffer.redis_store import RedisStore
 from bot.buffer.store import StoreUnavailable
 from bot.clock import Clock, system_clock
-from bot.errors import on_app_command_error
-from bot.flusher import Flusher
+from bot.commands.errors import on_app_command_error
 from bot.loops import TaskGroup
 from bot.maintenance import Maintenance
 from bot.metrics import MetricsServer
-from bot.privacy import OptOuts
 from bot.render.pool import RenderPool
 from bot.settings import Settings
+from bot.tracking.feed import MessageFeed
 from cogs import COMMAND_EXTENSIONS, TRACKING_EXTENSIONS
-from db import repo
 from db.engine import create_engine
 from db.flush import BatchWriter
+from db.privacy import all_optouts
 from db.reports import Reports, Snapshots
 from db.rollups import DayCloser
 
@@ -64,7 +65,6 @@ class StatsBot(commands.AutoShardedBot):
     gateway, pushes and flushes once more, and closes them in reverse order.
     """
 
-    engine: AsyncEngine
     reports: Reports
     store: BufferStore
     writer: BatchWriter
@@ -97,12 +97,15 @@ class StatsBot(commands.AutoShardedBot):
         self.clock = clock
         self.counters = Counters()
         self.optouts = OptOuts()
+        # One on_message listener for every tracking cog (bot.tracking.feed).
+        self.feed = MessageFeed(self)
         self.tasks = TaskGroup()
         self._extensions = tuple(extensions)
         self._given_store = store
         self.render_pool = RenderPool(processes=render_processes)
         self.tree.error(on_app_command_error)
         self._opened: list[str] = []
+        self._engine: AsyncEngine | None = None
 
     async def setup_hook(self) -> None:
         self.engine = create_engine(self.settings.DATABASE_URL)
@@ -116,7 +119,7 @@ class StatsBot(commands.AutoShardedBot):
         except StoreUnavailable as exc:
             log.warning("buffer store unreachable at start, counters stay in the process until it is back: %s", exc)
         self.writer = BatchWriter(self.engine, clock=self.clock)
-        self.optouts.load(await repo.optouts(self.engine))
+        self.optouts.load(await all_optouts(self.engine))
         self.pusher = Pusher(self.counters, self.store, interval=PUSH_INTERVAL_S, spill=self.writer.apply)
         self.flusher = Flusher(
             self.store, self.writer, interval=self.settings.FLUSH_INTERVAL_SECONDS, optouts=self.optouts
@@ -142,6 +145,31 @@ class StatsBot(commands.AutoShardedBot):
                 await self.tree.sync()
             except discord.HTTPException as exc:
                 log.error("could not register the slash commands with Discord: %s", exc)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database engine, opened in ``setup_hook``."""
+        if self._engine is None:
+            raise RuntimeError("the bot has no database engine before setup_hook")
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def storage_open(self) -> bool:
+        """Whether the bot has a database (a bot built to feed cogs in tests may have none)."""
+        return self._engine is not None
+
+    async def settle(self) -> None:
+        """Push and flush what the bot holds, so that the database has every count so far.
+
+        Does nothing before the loops run; raises what the push or the flush raised.
+        """
+        if "loops" in self._opened:
+            await self.pusher.push_once()
+            await self.flusher.flush_once()
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         await self._open_today(guild.id)

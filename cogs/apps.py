@@ -22,9 +22,8 @@ import discord
 from discord.ext import commands
 
 from bot.app import StatsBot
-from bot.series import APPS
-from bot.tracking.feed import message_feed
 from bot.tracking.snowflakes import snowflake_hour
+from db.series import APPS
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +90,10 @@ class AppTracker(commands.Cog):
 
     async def cog_load(self) -> None:
         self._wrap_message_parser()
-        message_feed(self.bot).subscribe(self.handle_message)
+        self.bot.feed.subscribe(self.handle_message)
 
     async def cog_unload(self) -> None:
-        message_feed(self.bot).unsubscribe(self.handle_message)
+        self.bot.feed.unsubscribe(self.handle_message)
         parsers = self.bot._connection.parsers
         if self._original is not None and parsers.get("MESSAGE_CREATE") is self._parser:
             parsers["MESSAGE_CREATE"] = self._original

@@ -24,12 +24,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StatsBot
-from bot.series import BACKFILL, DAY
-from bot.tracking.emoji_scan import EmojiScanner
+from bot.tracking.emoji_scan import EmojiScanner, custom_emoji_scanner
 from bot.tracking.messages import channel_record, count_message, count_message_emojis, countable_place
 from bot.tracking.snowflakes import snowflake_at
-from cogs.emojis import custom_lookup
 from db import backfill as backfill_repo
+from db.series import BACKFILL, DAY
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ class Backfill(commands.Cog):
 
     def __init__(self, bot: StatsBot) -> None:
         self.bot = bot
-        self.scanner: EmojiScanner = custom_lookup(bot)
+        self.scanner: EmojiScanner = custom_emoji_scanner(bot)
         self.running: set[int] = set()
         # Progress written by this run, newer than the database until the flusher catches up.
         self.written: dict[tuple[int, int], ChannelProgress] = {}
@@ -253,10 +252,7 @@ class Backfill(commands.Cog):
         """Stored progress, after pushing and flushing so the database holds every record written."""
         bot = self.bot
         try:
-            if hasattr(bot, "pusher"):
-                await bot.pusher.push_once()
-            if hasattr(bot, "flusher"):
-                await bot.flusher.flush_once()
+            await bot.settle()
             rows = await backfill_repo.progress(bot.engine, guild_id)
         except Exception:
             log.warning("cannot read the backfill progress of guild %s", guild_id, exc_info=True)

@@ -17,8 +17,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.analytics.periods import parse_timezone
-from bot.errors import UserError
-from bot.eventconfig import (
+from bot.commands.errors import UserError
+from bot.commands.permissions import require_manage
+from bot.posts.eventconfig import (
     DEFAULT_MINUTES,
     MAX_MINUTES,
     ChannelSpec,
@@ -28,7 +29,6 @@ from bot.eventconfig import (
     parse_minutes,
     parse_start,
 )
-from bot.permissions import require_manage
 from db import config as events_db
 from db.guilds import GuildSettings, get_settings, update_settings
 

@@ -12,11 +12,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES
-from bot.errors import NothingRecorded, UserError
-from bot.permissions import member_of
+from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.permissions import member_of
+from bot.commands.replies import report_embed, send_report
 from bot.render import models
 from bot.render.alt import alt_emojis
-from bot.replies import report_embed, send_report
 from bot.reports.builders import check_options, read_span, render_period
 from bot.reports.context import guild_period
 

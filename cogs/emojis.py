@@ -17,22 +17,12 @@ import discord
 from discord.ext import commands
 
 from bot.app import StatsBot
-from bot.series import hour_of
-from bot.tracking.emoji_scan import REACTION_KIND, EmojiScanner, count_emojis, reaction_name
-from bot.tracking.feed import MemberHandler, message_feed
+from bot.tracking.emoji_scan import REACTION_KIND, count_emojis, custom_emoji_scanner, reaction_name
+from bot.tracking.feed import MemberHandler
 from bot.tracking.messages import count_message_emojis
+from db.series import hour_of
 
 log = logging.getLogger(__name__)
-
-
-def custom_lookup(bot: StatsBot) -> EmojiScanner:
-    """A scanner that names known custom emojis by their current name (counted by id)."""
-
-    def lookup(emoji_id: int) -> tuple[str, bool] | None:
-        e = bot.get_emoji(emoji_id)
-        return None if e is None else (e.name, e.animated)
-
-    return EmojiScanner(lookup)
 
 
 class EmojiTracker(commands.Cog):
@@ -42,15 +32,15 @@ class EmojiTracker(commands.Cog):
         self.bot = bot
         self.counters = bot.counters
         self.optouts = bot.optouts
-        self.scanner = custom_lookup(bot)
+        self.scanner = custom_emoji_scanner(bot)
         # Counts the emojis of one countable message; a partial saves a call per message.
         self.handle_message: MemberHandler = functools.partial(count_message_emojis, self.counters, self.scanner)
 
     async def cog_load(self) -> None:
-        message_feed(self.bot).subscribe_members(self.handle_message)
+        self.bot.feed.subscribe_members(self.handle_message)
 
     async def cog_unload(self) -> None:
-        message_feed(self.bot).unsubscribe(self.handle_message)
+        self.bot.feed.unsubscribe(self.handle_message)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:

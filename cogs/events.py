@@ -3,7 +3,7 @@
 Stores nothing but its ``posted_reports`` claims: it reads the configured events
 (/config event), the exact voice sessions of the voice tracker and the guild settings.
 A minute counts for a member present at least 30 seconds of it (bot/analytics/attendance.py);
-when each occurrence ends is bot/schedule.py's business.
+when each occurrence ends is bot/posts/schedule.py's business.
 
 The posting loop survives restarts and runs in several processes at once: a report
 is claimed in ``posted_reports`` (insert-if-absent) before it is posted, and the
@@ -13,11 +13,9 @@ while the bot was down are posted when it returns, up to ``CATCH_UP`` back.
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import logging
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import discord
@@ -25,17 +23,16 @@ import numpy as np
 import numpy.typing as npt
 from discord import app_commands
 
-from bot.analytics.attendance import presence
 from bot.analytics.periods import parse_timezone
-from bot.errors import NothingRecorded, UserError
-from bot.permissions import member_of
-from bot.posting import NO_MENTIONS, ScheduledReports, Settle, display_name, post_image, report_channel
+from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.permissions import member_of
+from bot.commands.replies import MAX_ALT, report_embed
+from bot.posts.attendance import attendance, event_title, plans
+from bot.posts.posting import NO_MENTIONS, Post, ScheduledReports, Settle, display_name
+from bot.posts.schedule import CATCH_UP, Occurrence, latest_occurrence, next_end, occurrences, parse_hhmm
 from bot.render import models
 from bot.render.alt import alt_event_hour
-from bot.replies import MAX_ALT, report_embed
-from bot.schedule import CATCH_UP, EventPlan, Occurrence, latest_occurrence, next_end, occurrences, parse_hhmm
 from db import events as repo
-from db.errors import is_transient
 from db.guilds import GuildSettings, get_settings
 
 if TYPE_CHECKING:
@@ -46,49 +43,6 @@ log = logging.getLogger(__name__)
 KIND: Final = "event"
 # Voice events still in flight when an event ends land within this (the loop flushes first).
 SETTLE: Final = timedelta(seconds=5)
-VOICE_KINDS: Final = (discord.ChannelType.voice, discord.ChannelType.stage_voice)
-
-
-def plans(events: Iterable[repo.EventConfig]) -> list[EventPlan]:
-    """The scheduler's view of configured events."""
-    return [EventPlan(e.id, e.start_time, e.minutes, e.days) for e in events]
-
-
-def event_channels(guild: discord.Guild, event: repo.EventConfig, stored: dict[int, str]) -> dict[int, str]:
-    """The event's voice channels by id with their names: listed ids, or names matching the pattern; never AFK."""
-    names = dict(stored)
-    names.update({c.id: c.name for c in guild.channels if c.type in VOICE_KINDS})
-    if event.pattern is not None:
-        voice = {c.id for c in guild.channels if c.type in VOICE_KINDS}
-        chosen = {
-            i: n
-            for i, n in names.items()
-            if (i in voice or guild.get_channel(i) is None) and fnmatch.fnmatchcase(n.lower(), event.pattern.lower())
-        }
-    else:
-        chosen = {i: names.get(i, f"channel {i}") for i in event.channel_ids}
-    if guild.afk_channel is not None:
-        chosen.pop(guild.afk_channel.id, None)
-    return chosen
-
-
-def event_title(event: repo.EventConfig) -> str:
-    """The event's name in reports: ``Event 07:00 (60 min)``."""
-    return f"Event {event.start_time} ({event.minutes} min)"
-
-
-async def attendance(
-    bot: StatsBot, guild: discord.Guild, event: repo.EventConfig, occ: Occurrence
-) -> tuple[dict[int, npt.NDArray[np.bool_]], dict[int, str]]:
-    """Per member present, one flag per minute of the occurrence; and the event's channels."""
-    stored = await repo.stored_channel_names(bot.engine, guild.id)
-    channels = event_channels(guild, event, stored)
-    if not channels:
-        return {}, {}
-    sessions = await repo.sessions_between(bot.engine, guild.id, occ.start, occ.end)
-    flags = presence(sessions, int(occ.start.timestamp()), occ.minutes, channels.keys())
-    # The table is checked in SQL; an opt-out not yet written is in the bot's memory.
-    return {u: f for u, f in flags.items() if not bot.optouts.excluded(guild.id, u)}, channels
 
 
 def build_report(
@@ -129,31 +83,9 @@ class Events(ScheduledReports):
     event = app_commands.Group(name="event", description="Event-hour reports", guild_only=True)
 
     def __init__(self, bot: StatsBot) -> None:
-        super().__init__(bot, "event-hour reports")
-
-    def now(self) -> datetime:
-        """The bot's clock as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.bot.clock(), UTC)
+        super().__init__(bot, "event-hour reports", KIND)
 
     # -- the posting loop -------------------------------------------------------------------
-
-    async def post_due(self, now: datetime) -> datetime | None:
-        """Post every event report due and not yet posted; the next time one is due."""
-        upcoming: list[datetime] = []
-        pending = Settle(self.bot)
-        for guild in list(self.bot.guilds):
-            if guild.unavailable:
-                continue
-            try:
-                nxt = await self.guild_due(guild, now, pending)
-            except Exception as error:
-                if is_transient(error):
-                    raise  # the loop retries the whole pass
-                log.exception("event reports of guild %s failed; the others go on", guild.id)
-                continue
-            if nxt is not None:
-                upcoming.append(nxt)
-        return min(upcoming, default=None)
 
     async def guild_due(self, guild: discord.Guild, now: datetime, pending: Settle) -> datetime | None:
         """Post one guild's due event reports; when its next one is due."""
@@ -176,31 +108,15 @@ class Events(ScheduledReports):
         self, guild: discord.Guild, settings: GuildSettings, event: repo.EventConfig, occ: Occurrence
     ) -> bool:
         """Claim, build and post one occurrence's report; True when this call posted it."""
-        engine = self.bot.engine
-        if not await repo.claim(engine, guild.id, KIND, occ.key, self.now()):
-            return False
-        try:
+
+        async def build() -> Post | None:
             flags, channels = await attendance(self.bot, guild, event, occ)
             if not flags:
-                return False  # nobody attended: nothing to post, the claim records it as handled
-            channel = report_channel(guild, settings)
-            if channel is None:
-                gone = settings.report_channel_id is not None
-                self._warn(guild, "the report channel is gone" if gone else "no report channel is set")
-                return False
+                return None  # nobody attended: nothing to post, the claim records it as handled
             model, embed, alt = build_report(guild, event, occ, flags, channels, settings.timezone)
-            message = await post_image(self.bot, channel, "event_hour", model, alt, embed)
-        except discord.HTTPException as error:
-            await repo.release(engine, guild.id, KIND, occ.key)
-            self._warn(guild, f"posting to the report channel failed ({error.status})")
-            return False
-        except BaseException:
-            await repo.release(engine, guild.id, KIND, occ.key)
-            raise
-        await repo.record_message(engine, guild.id, KIND, occ.key, message.id)
-        self._warned.discard(guild.id)
-        log.info("posted event report %s in guild %s", occ.key, guild.id)
-        return True
+            return Post("event_hour", model, alt, embed)
+
+        return await self.post_once(guild, settings, occ.key, self.now(), build)
 
     # -- /event report ------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """/export: one dataset of this guild in a period as a CSV file (SPEC, "CSV export columns").
 
 Stores nothing. Rows are streamed from the database in chunks (db/export.py) into a
-spooled file (bot/csvexport.py); the file is gzipped (``.csv.gz``) only when the
+spooled file (bot/render/csvfile.py); the file is gzipped (``.csv.gz``) only when the
 plain CSV would exceed the interaction's attachment limit. Opted-out members' rows
 never appear. Manage Server only (registered as the default permission, and checked);
 the reply is ephemeral, so member-level data is not posted to the channel.
@@ -19,10 +19,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES, parse_period, parse_timezone
-from bot.csvexport import DATASETS, Attachment, CsvSpool, ExportTooLarge
-from bot.errors import UserError
-from bot.permissions import require_manage
-from bot.replies import EMBED_COLOUR
+from bot.commands.errors import UserError
+from bot.commands.permissions import require_manage
+from bot.commands.replies import EMBED_COLOUR
+from bot.render.csvfile import DATASETS, Attachment, CsvSpool, ExportTooLarge
 from db.export import stream_rows
 from db.guilds import get_settings
 

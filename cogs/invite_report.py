@@ -12,13 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES
-from bot.errors import NothingRecorded, UserError
-from bot.permissions import member_of
+from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.permissions import member_of
+from bot.commands.replies import leaderboard_lines, report_embed, send_report
 from bot.render import models
 from bot.render.alt import alt_invites
-from bot.replies import leaderboard_lines, report_embed, send_report
 from bot.reports.builders import check_options, read_span, render_period
 from bot.reports.context import guild_period, member_name
+from db.privacy import is_opted_out
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -46,7 +47,7 @@ class InviteReport(commands.Cog):
         target = None if member is None else guild.get_member(member.id)
         if member is not None and target is None:
             raise UserError("That user is not a member of this server.")
-        if target is not None and await self.bot.reports.is_opted_out(guild.id, target.id):
+        if target is not None and await is_opted_out(self.bot.engine, guild.id, target.id):
             raise NothingRecorded(f"No invites were recorded for {target.display_name} in this period.")
         span_period = await guild_period(self.bot, guild.id, period)
         figures = await self.bot.reports.invites(

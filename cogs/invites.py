@@ -17,8 +17,8 @@ import discord
 from discord.ext import commands
 
 from bot.app import StatsBot
-from bot.series import INVITE, MEMBER_JOIN, MEMBER_LEAVE
 from bot.tracking.invite_match import InviteInfo, InviteLook, attribute
+from db.series import INVITE, MEMBER_JOIN, MEMBER_LEAVE
 
 log = logging.getLogger(__name__)
 

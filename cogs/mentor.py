@@ -24,26 +24,26 @@ from bot.analytics import (
     GuildRisk,
     Period,
     WatchlistEntry,
-    active_days_mask,
     activity_points,
     assess_guild,
     engagement_scores,
     hour_of_week_profile,
     last_seen,
-    local_midnight,
     summarise_member,
     trend,
 )
 from bot.analytics.periods import PERIOD_CHOICES
-from bot.errors import NothingRecorded, UserError
-from bot.permissions import is_mentor, member_of
+from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.permissions import is_mentor, member_of
+from bot.commands.replies import EMBED_COLOUR, report_embed, send_report
 from bot.render import models
 from bot.render.alt import alt_mentor, last_seen_text, trend_text
-from bot.replies import EMBED_COLOUR, report_embed, send_report
 from bot.reports.builders import check_options, render_period
 from bot.reports.context import guild_period
+from db.days import active_days_mask, local_midnight
 from db.guilds import get_settings
 from db.mentor import ActiveDays, DailyActivity, MemberHours, MentorData, history_columns
+from db.privacy import is_opted_out
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -224,7 +224,7 @@ class Mentor(commands.Cog):
             raise UserError("That user is not a member of this server.")
         if target.bot:
             raise UserError("Bots are not tracked.")
-        if await self.data.is_opted_out(guild.id, target.id):
+        if await is_opted_out(self.bot.engine, guild.id, target.id):
             if target.id == caller.id:
                 raise UserError("You opted out, so nothing is recorded or shown about you; /privacy optin resumes it.")
             raise UserError(f"{target.display_name} opted out of tracking, so there is no card for them.")

@@ -17,7 +17,6 @@ import discord
 from discord.ext import commands
 
 from bot.app import StatsBot
-from bot.tracking.feed import message_feed
 from bot.tracking.messages import Place, channel_record, count_message
 
 log = logging.getLogger(__name__)
@@ -38,12 +37,12 @@ class MessageTracker(commands.Cog):
         self.first_seen: dict[int, int] = {}
 
     async def cog_load(self) -> None:
-        message_feed(self.bot).subscribe_members(self.handle_message)
+        self.bot.feed.subscribe_members(self.handle_message)
         for guild in self.bot.guilds:
             self.record_channels(guild)
 
     async def cog_unload(self) -> None:
-        message_feed(self.bot).unsubscribe(self.handle_message)
+        self.bot.feed.unsubscribe(self.handle_message)
 
     def handle_message(self, message: discord.Message, place: Place) -> None:
         """Count one created message (the feed passes only countable ones)."""

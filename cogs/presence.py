@@ -51,9 +51,8 @@ class PresenceTracker(commands.Cog):
         return int(self.bot.clock())
 
     async def cog_load(self) -> None:
-        engine = getattr(self.bot, "engine", None)
-        if engine is not None:
-            self.enabled = set(await presence_guilds(engine))
+        if self.bot.storage_open:
+            self.enabled = set(await presence_guilds(self.bot.engine))
         if self.enabled and not self.bot.intents.presences:
             log.warning(
                 "presence tracking is enabled in %d guild(s) but the bot runs without the Presence intent",

@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.permissions import member_of
+from bot.commands.permissions import member_of
 from db import privacy
 
 if TYPE_CHECKING:

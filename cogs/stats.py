@@ -12,13 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES
-from bot.errors import NothingRecorded, UserError
-from bot.permissions import member_of
+from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.permissions import member_of
+from bot.commands.replies import leaderboard_lines, report_embed, send_report
 from bot.render import models
 from bot.render.alt import alt_channel, alt_server, alt_user
-from bot.replies import leaderboard_lines, report_embed, send_report
 from bot.reports.builders import activity_series, check_options, heatmap, read_span, render_period, series_span
 from bot.reports.context import channel_name, guild_period, member_name
+from db.privacy import is_opted_out
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -102,7 +103,7 @@ class Stats(commands.Cog):
             raise UserError("That user is not a member of this server.")
         if target.bot:
             raise UserError("Bots are not tracked.")
-        if await self.bot.reports.is_opted_out(guild.id, target.id):
+        if await is_opted_out(self.bot.engine, guild.id, target.id):
             if target.id == caller.id:
                 raise UserError("You opted out, so nothing is recorded or shown about you; /privacy optin resumes it.")
             raise NothingRecorded(f"Nothing was recorded for {target.display_name} in this period.")

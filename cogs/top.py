@@ -12,11 +12,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES
-from bot.errors import NothingRecorded
-from bot.permissions import member_of
+from bot.commands.errors import NothingRecorded
+from bot.commands.permissions import member_of
+from bot.commands.replies import leaderboard_lines, report_embed, send_report
 from bot.render import models
 from bot.render.alt import alt_leaderboard
-from bot.replies import leaderboard_lines, report_embed, send_report
 from bot.reports.builders import DEFAULT_LIMIT, TOP_METRICS, check_options, read_span, render_period
 from bot.reports.context import guild_period, member_name
 

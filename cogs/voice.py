@@ -24,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import StatsBot
 from bot.loops import stopped_within
-from bot.series import VOICE_SESSION
 from bot.tracking.voice_state import GuildVoice, VoiceFlags
 from db import voice as voice_repo
+from db.series import VOICE_SESSION
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,8 @@ class VoiceTracker(commands.Cog):
         Its last checkpoints may still wait in Redis; closing its sessions at an older
         stored checkpoint would leave the newer ones open once they are flushed.
         """
-        flusher = getattr(self.bot, "flusher", None)
-        if flusher is None:
-            return
         try:
-            await flusher.flush_once()
+            await self.bot.settle()
         except Exception:
             log.warning("could not flush the buffer before reading open voice sessions", exc_info=True)
 
@@ -148,11 +145,10 @@ class VoiceTracker(commands.Cog):
     async def sync_guild(self, guild: discord.Guild) -> None:
         """Reconcile a guild on GUILD_CREATE: rebuild from its voice states, close stale stored sessions."""
         self.rebuild_guild(guild)
-        engine = getattr(self.bot, "engine", None)
-        if engine is None:
+        if not self.bot.storage_open:
             return
         try:
-            stored = await voice_repo.open_sessions(engine, guild.id)
+            stored = await voice_repo.open_sessions(self.bot.engine, guild.id)
         except SQLAlchemyError:
             log.warning("could not read the open voice sessions of guild %s", guild.id, exc_info=True)
             return

@@ -11,24 +11,24 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import discord
 from discord import app_commands
 
 from bot.analytics.periods import Period, parse_iso_week, parse_timezone
-from bot.errors import NothingRecorded
-from bot.permissions import require_manage
-from bot.posting import NO_MENTIONS, ScheduledReports, Settle, display_name, post_image, report_channel
+from bot.commands.errors import NothingRecorded
+from bot.commands.permissions import require_manage
+from bot.commands.replies import MAX_ALT, figure, report_embed
+from bot.posts.attendance import attendance, plans
+from bot.posts.posting import NO_MENTIONS, Post, ScheduledReports, Settle, display_name
+from bot.posts.schedule import CATCH_UP, next_weekly, occurrence_on, previous_week, week_before, weekly_dues
 from bot.render import models
 from bot.render.alt import alt_weekly, change_text
-from bot.replies import MAX_ALT, figure, report_embed
-from bot.schedule import CATCH_UP, next_weekly, occurrence_on, previous_week, week_before, weekly_dues
-from cogs.events import attendance, plans
 from db import events as repo
-from db.errors import is_transient
 from db.guilds import GuildSettings, get_settings
+from db.privacy import opted_out_ids
 from db.reports import split_period
 
 if TYPE_CHECKING:
@@ -85,11 +85,7 @@ class Weekly(ScheduledReports):
     )
 
     def __init__(self, bot: StatsBot) -> None:
-        super().__init__(bot, "weekly summaries")
-
-    def now(self) -> datetime:
-        """The bot's clock as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.bot.clock(), UTC)
+        super().__init__(bot, "weekly summaries", KIND)
 
     # -- figures ----------------------------------------------------------------------------
 
@@ -104,7 +100,7 @@ class Weekly(ScheduledReports):
         by_voice = await self.bot.reports.top_members(guild.id, span, "voice", TOP)
         minutes, held = await self.event_minutes(guild, week, now)
         last_minutes, _ = await self.event_minutes(guild, before, now)
-        hidden = await repo.opted_out(self.bot.engine, guild.id)
+        hidden = await opted_out_ids(self.bot.engine, guild.id)
         never: tuple[str, ...] = ()
         if held:
             never = tuple(
@@ -159,21 +155,6 @@ class Weekly(ScheduledReports):
 
     # -- the posting loop -------------------------------------------------------------------
 
-    async def post_due(self, now: datetime) -> datetime | None:
-        """Post every weekly summary due and not yet posted; the next time one is due."""
-        upcoming: list[datetime] = []
-        pending = Settle(self.bot)
-        for guild in list(self.bot.guilds):
-            if guild.unavailable:
-                continue
-            try:
-                upcoming.append(await self.guild_due(guild, now, pending))
-            except Exception as error:
-                if is_transient(error):
-                    raise  # the loop retries the whole pass
-                log.exception("weekly summary of guild %s failed; the others go on", guild.id)
-        return min(upcoming, default=None)
-
     async def guild_due(self, guild: discord.Guild, now: datetime, pending: Settle) -> datetime:
         """Post one guild's due weekly summaries; when its next one is due."""
         settings = await get_settings(self.bot.engine, guild.id)
@@ -188,33 +169,14 @@ class Weekly(ScheduledReports):
 
     async def post_week(self, guild: discord.Guild, settings: GuildSettings, week: Period, now: datetime) -> bool:
         """Claim, build and post one week's summary; True when this call posted it."""
-        engine = self.bot.engine
-        if not await repo.claim(engine, guild.id, KIND, week.label, now):
-            return False
-        try:
-            channel = report_channel(guild, settings)
-            if channel is None:
-                gone = settings.report_channel_id is not None
-                self._warn(guild, "the report channel is gone" if gone else "no report channel is set")
-                return False
+
+        async def build() -> Post | None:
             result = await self.figures(guild, week, now)
             if result.empty:
-                return False  # nothing happened in either week: nothing worth posting
-            model = result.model
-            message = await post_image(self.bot, channel, "weekly", model, alt_weekly(model), summary_embed(model))
-        except discord.HTTPException as error:
-            await repo.release(engine, guild.id, KIND, week.label)
-            self._warn(guild, f"posting to the report channel failed ({error.status})")
-            return False
-        except BaseException as error:
-            await repo.release(engine, guild.id, KIND, week.label)
-            if is_transient(error):
-                log.warning("weekly summary of guild %s: database unreachable, will retry", guild.id)
-            raise
-        await repo.record_message(engine, guild.id, KIND, week.label, message.id)
-        self._warned.discard(guild.id)
-        log.info("posted weekly summary %s in guild %s", week.label, guild.id)
-        return True
+                return None  # nothing happened in either week: nothing worth posting
+            return Post("weekly", result.model, alt_weekly(result.model), summary_embed(result.model))
+
+        return await self.post_once(guild, settings, week.label, now, build)
 
     # -- /report weekly -----------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """Event-hour and weekly-report reads, and the posted_reports claims that make each post go out once.
 
-Reads the ``events`` table (written by /config event), the voice sessions overlapping
-a window, and ``posted_reports``: a scheduler claims a report by inserting its row
-(insert-if-absent) before posting; only the process whose insert succeeded posts.
+Reads the ``events`` table (written by /config event) and ``posted_reports``: a
+scheduler claims a report by inserting its row (insert-if-absent) before posting;
+only the process whose insert succeeded posts.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.analytics.attendance import Interval
 from db import tables as t
 
 
@@ -59,37 +58,6 @@ async def list_events(engine: AsyncEngine, guild_id: int) -> list[EventConfig]:
         ids, pattern = parse_channels(channels)
         out.append(EventConfig(int(event_id), guild_id, start_time, int(minutes), int(days), ids, pattern))
     return out
-
-
-async def sessions_between(engine: AsyncEngine, guild_id: int, start: datetime, end: datetime) -> list[Interval]:
-    """Voice sessions overlapping ``[start, end)`` of members who did not opt out, as intervals.
-
-    A session still open counts up to ``end`` when its last checkpoint is earlier: the
-    member is still in the channel (the voice tracker closes stale ones at start).
-    """
-    vs, o = t.voice_sessions, t.optouts
-    stmt = sa.select(vs.c.user_id, vs.c.channel_id, vs.c.started_at, vs.c.ended_at, vs.c.open).where(
-        vs.c.guild_id == guild_id,
-        vs.c.started_at < end,
-        sa.or_(vs.c.ended_at > start, vs.c.open.is_(True)),
-        ~sa.exists().where(o.c.guild_id == guild_id, o.c.user_id == vs.c.user_id),
-    )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(stmt)).all()
-    end_s = int(end.timestamp())
-    out = []
-    for user_id, channel_id, started, ended, is_open in rows:
-        stop = max(int(_aware(ended).timestamp()), end_s) if is_open else int(_aware(ended).timestamp())
-        out.append(Interval(int(user_id), int(channel_id), int(_aware(started).timestamp()), stop))
-    return out
-
-
-async def opted_out(engine: AsyncEngine, guild_id: int) -> set[int]:
-    """Members of the guild who opted out (any mode)."""
-    o = t.optouts
-    async with engine.connect() as conn:
-        rows = await conn.execute(sa.select(o.c.user_id).where(o.c.guild_id == guild_id))
-        return {int(u) for u in rows.scalars()}
 
 
 async def stored_channel_names(engine: AsyncEngine, guild_id: int) -> dict[int, str]:
@@ -139,8 +107,3 @@ async def posted_keys(engine: AsyncEngine, guild_id: int, kind: str, keys: Seque
     stmt = sa.select(p.c.key).where(p.c.guild_id == guild_id, p.c.kind == kind, p.c.key.in_(list(keys)))
     async with engine.connect() as conn:
         return {str(k) for k in (await conn.execute(stmt)).scalars()}
-
-
-def _aware(value: datetime) -> datetime:
-    """An aware UTC datetime (SQLite hands back naive UTC)."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

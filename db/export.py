@@ -15,25 +15,21 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import tables as t
+from db.privacy import not_opted_out, opted_out
 
 CHUNK_ROWS: Final = 5000
 _HOURLY: Final = {"messages": "msg", "voice": "voice", "emojis": "emoji", "apps": "app"}
-
-
-def _opted_out(guild_id: int, user_id: sa.ColumnElement[Any]) -> sa.Exists:
-    o = t.optouts
-    return sa.exists().where(o.c.guild_id == guild_id, o.c.user_id == user_id)
 
 
 def export_query(dataset: str, guild_id: int, start: datetime, end: datetime) -> sa.Select[Any]:
     """A dataset's CSV columns, in CSV order, for rows whose hour (or join time) lies in ``[start, end)``."""
     if dataset == "invites":
         j = t.member_joins
-        inviter = sa.case((_opted_out(guild_id, j.c.inviter_id), sa.null()), else_=j.c.inviter_id).label("inviter_id")
+        inviter = sa.case((opted_out(guild_id, j.c.inviter_id), sa.null()), else_=j.c.inviter_id).label("inviter_id")
         return (
             sa.select(j.c.joined_at, j.c.user_id, j.c.invite_code, inviter, j.c.left_at)
             .where(j.c.guild_id == guild_id, j.c.joined_at >= start, j.c.joined_at < end)
-            .where(~_opted_out(guild_id, j.c.user_id))
+            .where(not_opted_out(guild_id, j.c.user_id))
             .order_by(j.c.joined_at, j.c.user_id)
         )
     table = t.HOURLY[_HOURLY[dataset]]
@@ -42,7 +38,7 @@ def export_query(dataset: str, guild_id: int, start: datetime, end: datetime) ->
     return (
         sa.select(*keys, *values)
         .where(table.c.guild_id == guild_id, table.c.hour >= start, table.c.hour < end)
-        .where(~_opted_out(guild_id, table.c.user_id))
+        .where(not_opted_out(guild_id, table.c.user_id))
         .order_by(*keys)
     )
 

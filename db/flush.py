@@ -20,17 +20,18 @@ import io
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.buffer.codec import part_of
-from bot.buffer.store import Batch
-from bot.series import (
+from db import history
+from db import tables as t
+from db.rollups import merge_sql, rollup_statements
+from db.series import (
     MEMBER_LEAVE,
     RECORD_KINDS,
     SERIES,
@@ -38,11 +39,10 @@ from bot.series import (
     RecordKey,
     RecordKind,
     RecordValue,
+    Rows,
     Series,
+    part_of,
 )
-from db import history
-from db import tables as t
-from db.rollups import merge_sql, rollup_statements
 from db.types import UTCDateTime, utc
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,26 @@ Row = tuple[Any, ...]
 PARALLEL_PARTS = 2
 assert 10 % PARALLEL_PARTS == 0, "parts are picked by a member id's last decimal digit"
 FaultHook = Callable[[str], None]
+
+
+class Batch(Protocol):
+    """What the writer needs of a frozen batch (the buffer's ``Batch`` is one)."""
+
+    @property
+    def batch_id(self) -> str: ...
+
+    @property
+    def records(self) -> Mapping[RecordKey, RecordValue]: ...
+
+    @property
+    def size(self) -> int:
+        """Counter rows when loaded: what decides the split, so that a replay splits alike."""
+
+    def grouped(self) -> Rows:
+        """The counters as rows, one value per field of the series."""
+
+    def wire_lines(self, parts: int) -> tuple[list[dict[str, list[bytes]]], Rows] | None:
+        """COPY text lines of id-only rows per part and the rest decoded, or None (decode instead)."""
 
 
 def no_fault(_step: str) -> None:
@@ -93,14 +113,14 @@ class Part:
 
     batch_id: str
     staged: list[Staged]
-    records: dict[RecordKey, RecordValue]
+    records: Mapping[RecordKey, RecordValue]
 
     @property
     def counters(self) -> int:
         return sum(len(s.lines) + len(s.rows) for s in self.staged)
 
 
-def record_rows(records: dict[RecordKey, RecordValue]) -> dict[str, list[dict[str, Any]]]:
+def record_rows(records: Mapping[RecordKey, RecordValue]) -> dict[str, list[dict[str, Any]]]:
     """Group records by kind into column dictionaries, times as datetimes."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for key, value in records.items():
@@ -177,8 +197,9 @@ class BatchWriter:
                 found = staged[k][code] = Staged(SERIES[code])
             return found
 
-        if self._pg and batch.raw is not None and batch.rows is None:
-            lines, rest = batch.raw.copy_lines(n)
+        wired = batch.wire_lines(n) if self._pg else None
+        if wired is not None:
+            lines, rest = wired
             for k, by_code in enumerate(lines):
                 for code, series_lines in by_code.items():
                     if series_lines:

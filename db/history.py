@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.series import DAY
 from db import tables as t
+from db.series import DAY
 
 # The version of everything a guild has, whatever the month.
 WHOLE_GUILD = -1

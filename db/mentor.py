@@ -2,7 +2,7 @@
 
 Everything is scoped by ``guild_id`` and leaves out members who opted out (any
 mode). Days are the guild's local calendar days, built with
-``bot.analytics.daily_matrix`` from:
+``db.days.daily_matrix`` from:
 
 - ``member_daily`` (one row per member and UTC day) when the guild's timezone is
   UTC, where a UTC day is a local day; on PostgreSQL the rows come back as one
@@ -27,12 +27,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.analytics import active_days_mask, daily_matrix, local_days, local_hour_index
-from bot.analytics.activity import ACTIVE_VOICE_SECONDS
 from db import tables as t
+from db.days import ACTIVE_VOICE_SECONDS, active_days_mask, daily_matrix, local_days, local_hour_index
+from db.privacy import not_opted_out, opted_out_ids
 from db.reports.snapshots import Snapshots, over
 from db.reports.spans import Span, edges, hour_ranges, split_period, whole_days
 from db.rollups import DayCloser, day_start
+from db.types import aware
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -205,7 +206,7 @@ class MentorData:
             mask = active_days_mask(data.messages, data.active_s)
             return ActiveDays(first_day, data.member_ids, np.asarray(mask, dtype=bool))
         # Opted-out members are few: leaving them out by id spares an anti-join on every row.
-        hidden = sorted(await self.opted_out(guild_id))
+        hidden = sorted(await opted_out_ids(self.engine, guild_id))
         if is_utc(tz):
             return await self._utc_active_days(guild_id, start, end, tz, hidden, first_day, len(days))
         if self.snapshots is not None:
@@ -362,7 +363,7 @@ class MentorData:
             d.c.day >= start,
             d.c.day < end,
             sa.or_(d.c.messages > 0, d.c.active_s > 0),
-            _not_opted_out(guild_id, d.c.user_id),
+            not_opted_out(guild_id, d.c.user_id),
         )
         async with self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
@@ -397,7 +398,7 @@ class MentorData:
                 table.c.guild_id == guild_id,
                 table.c.hour >= start,
                 table.c.hour < end,
-                _not_opted_out(guild_id, table.c.user_id),
+                not_opted_out(guild_id, table.c.user_id),
             )
             if user_id is not None:
                 sel = sel.where(table.c.user_id == user_id)
@@ -434,23 +435,9 @@ class MentorData:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return Membership(
-            {int(user): _aware(first) for user, first, _ in rows},
+            {int(user): aware(first) for user, first, _ in rows},
             frozenset(int(user) for user, _, gone in rows if gone),
         )
-
-    async def opted_out(self, guild_id: int) -> frozenset[int]:
-        """Members of the guild who opted out (any mode)."""
-        o = t.optouts
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(o.c.user_id).where(o.c.guild_id == guild_id))
-            return frozenset(int(u) for (u,) in rows)
-
-    async def is_opted_out(self, guild_id: int, user_id: int) -> bool:
-        """Whether one member opted out of this guild (any mode)."""
-        o = t.optouts
-        stmt = sa.select(sa.literal(1)).where(o.c.guild_id == guild_id, o.c.user_id == user_id)
-        async with self.engine.connect() as conn:
-            return (await conn.execute(stmt)).first() is not None
 
 
 def _local_hour_rows(
@@ -568,15 +555,9 @@ def _unpack_words(rows: Sequence[Sequence[Any]], n_days: int) -> tuple[IntArray,
     return member_ids.astype(np.int64), active
 
 
-def _not_opted_out(guild_id: int, user_col: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
-    """Anti-join: the member did not opt out of this guild."""
-    o = t.optouts
-    return ~sa.exists().where(o.c.guild_id == guild_id, o.c.user_id == user_col)
-
-
 def _from_rows(rows: Sequence[Sequence[Any]]) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
     """Flat arrays from (time, user, messages, active_s) rows."""
-    epochs = np.fromiter((int(_aware(r[0]).timestamp()) for r in rows), dtype=np.int64, count=len(rows))
+    epochs = np.fromiter((int(aware(r[0]).timestamp()) for r in rows), dtype=np.int64, count=len(rows))
     users = np.fromiter((int(r[1]) for r in rows), dtype=np.int64, count=len(rows))
     messages = np.fromiter((float(r[2] or 0) for r in rows), dtype=np.float64, count=len(rows))
     active = np.fromiter((float(r[3] or 0) for r in rows), dtype=np.float64, count=len(rows))
@@ -596,11 +577,3 @@ def _from_arrays(
     messages = np.fromiter((m for r in rows for m in r[2]), dtype=np.float64, count=int(lengths.sum()))
     active = np.fromiter((a for r in rows for a in r[3]), dtype=np.float64, count=int(lengths.sum()))
     return epochs, users, messages, active
-
-
-def _aware(value: object) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite returns naive text)."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if not isinstance(moment, datetime):
-        raise TypeError(f"not a time: {value!r}")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -31,14 +31,3 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
-
-
-async def current_revision(engine: AsyncEngine) -> str | None:
-    """The revision the database is at, or None before the first migration."""
-    from alembic.runtime.migration import MigrationContext
-
-    def _current(conn: Connection) -> str | None:
-        return MigrationContext.configure(conn).get_current_revision()
-
-    async with engine.connect() as conn:
-        return await conn.run_sync(_current)

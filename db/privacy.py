@@ -1,4 +1,9 @@
-"""Opt-outs and erasure: who opted out of recording in a guild, and deleting one member's data in one guild."""
+"""Opt-outs and erasure: who opted out of recording in a guild, and deleting one member's data in one guild.
+
+Every read of the opt-outs lives here: the set the bot holds in memory, the ids of
+one guild, one member's mode, and the filter every report, export and mentor query
+applies (``not_opted_out``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import history
 from db import tables as t
@@ -22,6 +27,44 @@ MEMBER_TABLES: tuple[sa.Table, ...] = (
     t.voice_sessions,
     t.member_joins,
 )
+
+
+def opted_out(guild_id: int, user_col: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+    """The member in ``user_col`` opted out of this guild (any mode); NULL for a NULL member."""
+    o = t.optouts
+    return user_col.in_(sa.select(o.c.user_id).where(o.c.guild_id == guild_id).scalar_subquery())
+
+
+def not_opted_out(guild_id: int, user_col: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+    """The member in ``user_col`` did not opt out of this guild; false for a NULL member.
+
+    ``NOT IN`` over the guild's few opt-outs becomes one hashed lookup per row; a
+    correlated ``NOT EXISTS`` was planned as a nested loop.
+    """
+    o = t.optouts
+    return user_col.not_in(sa.select(o.c.user_id).where(o.c.guild_id == guild_id).scalar_subquery())
+
+
+async def all_optouts(engine: AsyncEngine) -> list[tuple[int, int]]:
+    """Every (guild_id, user_id) that opted out: what the bot holds in memory for the event path."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.select(t.optouts.c.guild_id, t.optouts.c.user_id))
+        return [(int(g), int(u)) for g, u in rows]
+
+
+async def opted_out_ids(db: AsyncEngine | AsyncConnection, guild_id: int) -> frozenset[int]:
+    """The members of the guild who opted out (any mode), on a connection already open or a new one."""
+    o = t.optouts
+    stmt = sa.select(o.c.user_id).where(o.c.guild_id == guild_id)
+    if isinstance(db, AsyncEngine):
+        async with db.connect() as conn:
+            return frozenset(int(u) for u in (await conn.execute(stmt)).scalars())
+    return frozenset(int(u) for u in (await db.execute(stmt)).scalars())
+
+
+async def is_opted_out(engine: AsyncEngine, guild_id: int, user_id: int) -> bool:
+    """Whether one member opted out of this guild (any mode)."""
+    return await get_mode(engine, guild_id, user_id) is not None
 
 
 async def get_mode(engine: AsyncEngine, guild_id: int, user_id: int) -> str | None:

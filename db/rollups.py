@@ -31,8 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.series import APPS, DAY, EMOJIS, MESSAGES, SERIES, VOICE, VOICE_BUCKETS, Series
 from db import tables as t
+from db.series import APPS, DAY, EMOJIS, MESSAGES, SERIES, VOICE, VOICE_BUCKETS, Series
 from db.types import UTCDateTime, utc
 
 # How each series feeds the per-member daily rollup: member_daily column -> SQL over an hourly row.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from bot.series import SERIES, Series
+from db.series import SERIES, Series
 from db.types import UTCDateTime
 
 metadata = sa.MetaData()

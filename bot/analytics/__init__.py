@@ -1,17 +1,15 @@
-"""Pure analytics on activity arrays: periods and local days, member activity, drop-off risk.
+"""Pure analytics on activity arrays: periods, member activity, drop-off risk, event attendance.
 
 No Discord, no SQL, no I/O: cogs fetch rows through ``db``, turn them into numpy
-arrays aligned to the guild's local days, and call these functions.
+arrays aligned to the guild's local days (``db.days``), and call these functions.
 """
 
 from bot.analytics.activity import (
     MemberActivity,
     Regularity,
     Trend,
-    active_days_mask,
     activity_points,
     current_streak,
-    daily_matrix,
     engagement_scores,
     first_active_index,
     hour_of_week_profile,
@@ -30,12 +28,8 @@ from bot.analytics.periods import (
     InvalidPeriod,
     InvalidTimezone,
     InvalidWeek,
-    LocalDay,
     Period,
     iso_week_label,
-    local_days,
-    local_hour_index,
-    local_midnight,
     parse_iso_week,
     parse_period,
     parse_timezone,
@@ -58,7 +52,6 @@ __all__ = [
     "InvalidPeriod",
     "InvalidTimezone",
     "InvalidWeek",
-    "LocalDay",
     "MemberActivity",
     "Period",
     "Regularity",
@@ -67,21 +60,16 @@ __all__ = [
     "RiskRule",
     "Trend",
     "WatchlistEntry",
-    "active_days_mask",
     "activity_points",
     "assess_guild",
     "assess_member",
     "current_streak",
-    "daily_matrix",
     "engagement_scores",
     "first_active_index",
     "hour_of_week_profile",
     "iso_week_label",
     "last_active_day",
     "last_seen",
-    "local_days",
-    "local_hour_index",
-    "local_midnight",
     "longest_streak",
     "parse_iso_week",
     "parse_period",

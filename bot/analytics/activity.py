@@ -1,8 +1,8 @@
 """How active a member is: active days, streaks, regularity, weekly rhythm, trend and engagement score.
 
 All inputs are numpy arrays aligned to the guild's *local* calendar days of a
-period, oldest first, the last element being today (see ``periods.local_days``;
-``daily_matrix`` builds them from hourly rows). The method, for a mentor:
+period, oldest first, the last element being today (see ``db.days.local_days``;
+``db.days.daily_matrix`` builds them from hourly rows). The method, for a mentor:
 
 Active day
     A day on which the member sent at least one message, or spent at least 60
@@ -60,9 +60,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from bot.analytics.periods import HOUR_SECONDS, HOURS_PER_WEEK, local_hour_index
+from bot.analytics.periods import HOURS_PER_WEEK
+from db.days import ACTIVE_VOICE_SECONDS, HOUR_SECONDS, active_days_mask, local_hour_index
 
-ACTIVE_VOICE_SECONDS: Final = 60
 VOICE_SECONDS_PER_POINT: Final = 60
 RISING_RATIO: Final = 1.25
 FALLING_RATIO: Final = 0.8
@@ -104,14 +104,6 @@ class MemberActivity:
     regularity: Regularity
     trend: Trend
     last_active_day: int | None
-
-
-def active_days_mask(messages: npt.ArrayLike, voice_active_s: npt.ArrayLike) -> BoolArray:
-    """Which days are active (a message, or 60 s of active voice), element-wise for any shape."""
-    msg = np.asarray(messages)
-    voice = np.asarray(voice_active_s)
-    mask: BoolArray = (msg > 0) | (voice >= ACTIVE_VOICE_SECONDS)
-    return mask
 
 
 def activity_points(messages: npt.ArrayLike, voice_active_s: npt.ArrayLike) -> FloatArray:
@@ -180,29 +172,6 @@ def hour_of_week_profile(hour_epochs: npt.ArrayLike, values: npt.ArrayLike, tz: 
     _, how = local_hour_index(epochs, tz, date(1970, 1, 1))
     profile: FloatArray = np.bincount(how, weights=weights, minlength=HOURS_PER_WEEK).astype(np.float64)
     return profile
-
-
-def daily_matrix(
-    hour_epochs: npt.ArrayLike,
-    rows: npt.ArrayLike,
-    values: npt.ArrayLike,
-    tz: ZoneInfo,
-    first_day: date,
-    n_rows: int,
-    n_days: int,
-) -> FloatArray:
-    """Hourly values summed into a rows × local-days matrix (rows: member indexes); out-of-range hours are dropped."""
-    epochs = np.asarray(hour_epochs, dtype=np.int64)
-    row_index = np.asarray(rows, dtype=np.int64)
-    weights = np.asarray(values, dtype=np.float64)
-    if epochs.size == 0:
-        return np.zeros((n_rows, n_days), dtype=np.float64)
-    day_index, _ = local_hour_index(epochs, tz, first_day)
-    keep = (day_index >= 0) & (day_index < n_days) & (row_index >= 0) & (row_index < n_rows)
-    cells = row_index[keep] * n_days + day_index[keep]
-    flat = np.bincount(cells, weights=weights[keep], minlength=n_rows * n_days)
-    matrix: FloatArray = flat.reshape(n_rows, n_days).astype(np.float64)
-    return matrix
 
 
 def trend(points: npt.ArrayLike, history_start: int = 0) -> Trend:

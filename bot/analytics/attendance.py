@@ -10,22 +10,15 @@ matter: a muted member is in the channel. Everything is in whole epoch seconds.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import Final, NamedTuple
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from db.voice import Interval
+
 MINUTE_S: Final = 60
 PRESENT_S: Final = 30
-
-
-class Interval(NamedTuple):
-    """One stretch of a member in one voice channel, ``[start, end)`` in epoch seconds."""
-
-    user_id: int
-    channel_id: int
-    start: int
-    end: int
 
 
 def seconds_per_minute(

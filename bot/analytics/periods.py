@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Final, NamedTuple
+from datetime import date, datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-import numpy.typing as npt
+from db.days import LocalDay, as_utc, local_days, local_midnight
 
-HOUR_SECONDS: Final = 3600
-DAY_SECONDS: Final = 86400
 HOURS_PER_WEEK: Final = 168
 
 PERIOD_CHOICES: Final = ("24h", "7d", "30d", "90d", "365d", "all")
@@ -34,8 +31,6 @@ DEFAULT_PERIOD: Final = "7d"
 _PERIOD_DAYS: Final = {"7d": 7, "30d": 30, "90d": 90, "365d": 365}
 _ISO_WEEK: Final = re.compile(r"(\d{4})-?W(\d{1,2})", re.IGNORECASE)
 # 1970-01-01 was a Thursday: weekday 3 with Monday = 0.
-_EPOCH_WEEKDAY: Final = 3
-_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 
 class AnalyticsError(ValueError):
@@ -52,14 +47,6 @@ class InvalidWeek(AnalyticsError):
 
 class InvalidTimezone(AnalyticsError):
     """The name is not an IANA timezone known to this system."""
-
-
-class LocalDay(NamedTuple):
-    """One calendar day in the guild's timezone and the UTC interval it covers."""
-
-    date: date
-    utc_start: datetime
-    utc_end: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +90,7 @@ def parse_period(value: str, now: datetime, tz: ZoneInfo, earliest: datetime | N
     ``earliest`` is the first recorded time, used by ``all``; without it (nothing
     recorded) ``all`` is the empty period ``[now, now)``. Raises ``InvalidPeriod``.
     """
-    end = _as_utc(now, "now")
+    end = as_utc(now, "now")
     key = value.strip().lower()
     if key == "24h":
         return Period("24h", end - timedelta(hours=24), end, tz)
@@ -112,7 +99,7 @@ def parse_period(value: str, now: datetime, tz: ZoneInfo, earliest: datetime | N
         first = today - timedelta(days=_PERIOD_DAYS[key] - 1)
         return Period(key, local_midnight(first, tz), end, tz)
     if key == "all":
-        start = end if earliest is None else min(_as_utc(earliest, "earliest"), end)
+        start = end if earliest is None else min(as_utc(earliest, "earliest"), end)
         return Period("all", start, end, tz)
     raise InvalidPeriod("The period must be one of 24h, 7d, 30d, 90d, 365d or all.")
 
@@ -137,90 +124,5 @@ def parse_iso_week(value: str, tz: ZoneInfo) -> Period:
 
 def iso_week_label(moment: datetime, tz: ZoneInfo) -> str:
     """The ISO week (``2026-W47``) that a moment falls in, in the guild's timezone."""
-    year, week, _ = _as_utc(moment, "moment").astimezone(tz).date().isocalendar()
+    year, week, _ = as_utc(moment, "moment").astimezone(tz).date().isocalendar()
     return f"{year:04d}-W{week:02d}"
-
-
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """The first instant (aware UTC) of a local calendar day.
-
-    ``fold=0`` resolves a midnight inside a DST gap to the transition itself (for
-    example 01:00 local on the day Chile springs forward at midnight) and an
-    ambiguous midnight to its first occurrence: both are the day's first instant.
-    """
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> list[LocalDay]:
-    """The local calendar days that ``[start, end)`` touches, each with its full UTC bounds, oldest first.
-
-    The bounds are whole days (local midnight to the next), not clipped to the
-    interval: the first day of a ``24h`` period starts before the period does, and
-    today ends after now. An empty interval has no days.
-    """
-    start_utc, end_utc = _as_utc(start, "start"), _as_utc(end, "end")
-    if end_utc <= start_utc:
-        return []
-    first = start_utc.astimezone(tz).date()
-    last = (end_utc - timedelta(microseconds=1)).astimezone(tz).date()
-    days: list[LocalDay] = []
-    day_start = local_midnight(first, tz)
-    day = first
-    while day <= last:
-        following = day + timedelta(days=1)
-        day_end = local_midnight(following, tz)
-        days.append(LocalDay(day, day_start, day_end))
-        day, day_start = following, day_end
-    return days
-
-
-def local_hour_index(
-    hour_epochs: npt.ArrayLike, tz: ZoneInfo, first_day: date
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Where UTC hours fall locally: (local day index from ``first_day``, local hour-of-week 0..167, Monday 00 = 0).
-
-    ``hour_epochs`` are epoch seconds (UTC); each is placed by the local time of the
-    start of its hour, which matters only in zones with a non-whole-hour offset. Day
-    indexes before ``first_day`` are negative; callers drop what is out of range.
-    """
-    hours = np.floor_divide(np.asarray(hour_epochs, dtype=np.int64), HOUR_SECONDS)
-    if hours.size == 0:
-        empty = np.zeros(hours.shape, dtype=np.int64)
-        return empty, empty.copy()
-    local_seconds = hours * HOUR_SECONDS + _utc_offsets(hours, tz)
-    day_number = np.floor_divide(local_seconds, DAY_SECONDS)
-    hour_of_day = np.floor_divide(local_seconds - day_number * DAY_SECONDS, HOUR_SECONDS)
-    weekday = (day_number + _EPOCH_WEEKDAY) % 7
-    day_index = day_number - (first_day.toordinal() - _EPOCH_ORDINAL)
-    return day_index.astype(np.int64), (weekday * 24 + hour_of_day).astype(np.int64)
-
-
-def _utc_offsets(hours: npt.NDArray[np.int64], tz: ZoneInfo) -> npt.NDArray[np.int64]:
-    """The timezone's UTC offset in seconds at the start of each epoch hour.
-
-    Offsets are looked up once a day and hour by hour only across a day in which
-    they change, so a year of hours costs a few hundred ``zoneinfo`` calls. This
-    assumes no zone changes its offset twice within 24 hours, which none does.
-    """
-    low, high = int(hours.min()), int(hours.max())
-    samples = np.arange(low, high + 25, 24, dtype=np.int64)
-    sampled = np.array([_offset_at(int(h), tz) for h in samples], dtype=np.int64)
-    table = np.repeat(sampled[:-1], 24)
-    for k in np.flatnonzero(sampled[:-1] != sampled[1:]):
-        base = int(samples[k])
-        table[k * 24 : k * 24 + 24] = [_offset_at(base + i, tz) for i in range(24)]
-    result: npt.NDArray[np.int64] = table[hours - low]
-    return result
-
-
-def _offset_at(epoch_hour: int, tz: ZoneInfo) -> int:
-    """The UTC offset in seconds at the start of one epoch hour."""
-    offset = datetime.fromtimestamp(epoch_hour * HOUR_SECONDS, tz).utcoffset()
-    return 0 if offset is None else int(offset.total_seconds())
-
-
-def _as_utc(moment: datetime, name: str) -> datetime:
-    """The same instant in UTC; naive datetimes are a programming error."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime")
-    return moment.astimezone(UTC)

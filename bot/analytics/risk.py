@@ -68,7 +68,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from bot.analytics.activity import active_days_mask
+from db.days import active_days_mask
 
 RECENT_DAYS: Final = 7
 BASELINE_DAYS: Final = 28

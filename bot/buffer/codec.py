@@ -6,10 +6,7 @@ from collections.abc import Callable
 
 import orjson
 
-from bot.series import RECORD_KINDS, SERIES, CounterKey, RecordKey, RecordValue
-
-# Counters grouped into rows: series code -> (guild_id, hour, *dims) -> values in field order.
-Rows = dict[str, dict[tuple[int | str, ...], list[int]]]
+from db.series import RECORD_KINDS, SERIES, CounterKey, RecordKey, RecordValue, Rows
 
 SEP = "\x1f"  # ASCII unit separator: cannot occur in ids; replaced if it occurs in text
 
@@ -96,7 +93,7 @@ class RawCounters:
         """COPY text lines of the ``WIRE_SERIES`` rows per part, and the other rows decoded.
 
         A row's part is the last decimal digit of its member id modulo ``parts``
-        (``part_of``), as for decoded rows.
+        (``db.series.part_of``), as for decoded rows.
         """
         out: list[dict[str, list[bytes]]] = [{code: [] for code in WIRE_SERIES} for _ in range(parts)]
         rest: dict[int, dict[bytes, bytes]] = {}
@@ -124,11 +121,6 @@ class RawCounters:
                     kept[field] = value
             hashes.append(kept)
         return RawCounters(self.guild_ids, hashes)
-
-
-def part_of(user_id: int, parts: int) -> int:
-    """The part of a batch written in ``parts`` parts that a member's rows go to."""
-    return user_id % 10 % parts
 
 
 def decode_record(guild_id: int, field: str) -> RecordKey:

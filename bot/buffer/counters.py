@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot.series import USER_POSITION, CounterKey, RecordKey, RecordValue
+from db.series import USER_POSITION, CounterKey, RecordKey, RecordValue
 
 log = logging.getLogger(__name__)
 

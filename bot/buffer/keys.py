@@ -1,8 +1,40 @@
-"""Every Redis key name the bot uses, in one place."""
+"""Every Redis key name the bot uses, in one place: Python and the Lua scripts build them from the same layout.
+
+A guild's live data is two hashes, counters (``c``) and records (``r``); freezing
+renames them to the batch's names. The scripts get the layout as Lua functions
+(``LUA_KEY_FUNCTIONS``), generated from the templates below, so that the layout
+is written once.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Final
+
+# Templates of the per-guild hashes; ``kind`` is ``c`` (counters) or ``r`` (records).
+LIVE: Final = "{prefix}live:{kind}:{guild}"
+BATCH: Final = "{prefix}batch:{batch}:{kind}:{guild}"
+# The guilds a frozen batch holds (the live set of guilds, renamed).
+BATCH_GUILDS: Final = "{prefix}batch:{batch}:guilds"
+
+
+def _lua_function(name: str, template: str) -> str:
+    """A Lua function that builds the key ``template`` describes from its fields, in their order."""
+    fields = re.findall(r"{(\w+)}", template)
+    parts = [f"'{piece}'" if i % 2 == 0 else piece for i, piece in enumerate(re.split(r"{(\w+)}", template))]
+    body = " .. ".join(p for p in parts if p != "''")
+    return f"local function {name}({', '.join(fields)}) return {body} end"
+
+
+# Prepended to the scripts: live(prefix, kind, guild), batch(prefix, batch, kind, guild), batch_guilds(prefix, batch).
+LUA_KEY_FUNCTIONS: Final = (
+    "\n".join(
+        _lua_function(name, template)
+        for name, template in (("live", LIVE), ("batch", BATCH), ("batch_guilds", BATCH_GUILDS))
+    )
+    + "\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,19 +49,16 @@ class RedisKeys:
         return f"{self.prefix}live:guilds"
 
     def live_counters(self, guild_id: int | str) -> str:
-        return f"{self.prefix}live:c:{guild_id}"
-
-    def live_records(self, guild_id: int | str) -> str:
-        return f"{self.prefix}live:r:{guild_id}"
+        return LIVE.format(prefix=self.prefix, kind="c", guild=guild_id)
 
     def batch_guilds(self, batch_id: str) -> str:
-        return f"{self.prefix}batch:{batch_id}:guilds"
+        return BATCH_GUILDS.format(prefix=self.prefix, batch=batch_id)
 
     def batch_counters(self, batch_id: str, guild_id: int | str) -> str:
-        return f"{self.prefix}batch:{batch_id}:c:{guild_id}"
+        return BATCH.format(prefix=self.prefix, batch=batch_id, kind="c", guild=guild_id)
 
     def batch_records(self, batch_id: str, guild_id: int | str) -> str:
-        return f"{self.prefix}batch:{batch_id}:r:{guild_id}"
+        return BATCH.format(prefix=self.prefix, batch=batch_id, kind="r", guild=guild_id)
 
     @property
     def pending(self) -> str:

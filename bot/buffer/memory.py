@@ -7,7 +7,7 @@ import uuid
 
 from bot.buffer.counters import Snapshot, discard_member_entries
 from bot.buffer.store import Batch
-from bot.series import CounterKey, RecordKey, RecordValue
+from db.series import CounterKey, RecordKey, RecordValue
 
 
 class MemoryStore:

@@ -20,9 +20,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.buffer.codec import RawCounters, decode_record, decode_value, encode_key, encode_row, encode_value
 from bot.buffer.counters import Snapshot
-from bot.buffer.keys import RedisKeys
+from bot.buffer.keys import LUA_KEY_FUNCTIONS, RedisKeys
 from bot.buffer.store import Batch, StoreUnavailable, group_counters
-from bot.series import USER_POSITION
+from db.series import USER_POSITION
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ local seen = {}
 local i = 4
 for _ = 1, rows do
   local g, field, add = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local h = p .. 'live:c:' .. g
+  local h = live(p, 'c', g)
   local cur = redis.call('HGET', h, field)
   if cur then
     local old = {}
@@ -66,7 +66,7 @@ for _ = 1, rows do
 end
 while i <= #ARGV do
   local g = ARGV[i]
-  redis.call('HSET', p .. 'live:r:' .. g, ARGV[i + 1], ARGV[i + 2])
+  redis.call('HSET', live(p, 'r', g), ARGV[i + 1], ARGV[i + 2])
   if not seen[g] then
     seen[g] = true
     redis.call('SADD', KEYS[2], g)
@@ -83,13 +83,13 @@ local guilds = redis.call('SMEMBERS', KEYS[1])
 if #guilds == 0 then return 0 end
 for _, g in ipairs(guilds) do
   for _, kind in ipairs({'c', 'r'}) do
-    local live = p .. 'live:' .. kind .. ':' .. g
-    if redis.call('EXISTS', live) == 1 then
-      redis.call('RENAME', live, p .. 'batch:' .. id .. ':' .. kind .. ':' .. g)
+    local name = live(p, kind, g)
+    if redis.call('EXISTS', name) == 1 then
+      redis.call('RENAME', name, batch(p, id, kind, g))
     end
   end
 end
-redis.call('RENAME', KEYS[1], p .. 'batch:' .. id .. ':guilds')
+redis.call('RENAME', KEYS[1], batch_guilds(p, id))
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), id)
 return 1
 """
@@ -111,10 +111,10 @@ end
 local p, g, user = ARGV[1], ARGV[2], ARGV[3]
 local pos = {}
 for i = 4, #ARGV, 2 do pos[ARGV[i]] = tonumber(ARGV[i + 1]) end
-local hashes = {p .. 'live:c:' .. g, p .. 'live:r:' .. g}
+local hashes = {live(p, 'c', g), live(p, 'r', g)}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  table.insert(hashes, p .. 'batch:' .. id .. ':c:' .. g)
-  table.insert(hashes, p .. 'batch:' .. id .. ':r:' .. g)
+  table.insert(hashes, batch(p, id, 'c', g))
+  table.insert(hashes, batch(p, id, 'r', g))
 end
 local n = 0
 for _, h in ipairs(hashes) do
@@ -136,9 +136,9 @@ class RedisStore:
     def __init__(self, client: aioredis.Redis, keys: RedisKeys | None = None) -> None:
         self._r = client
         self.keys = keys or RedisKeys()
-        self._push = client.register_script(_PUSH)
-        self._freeze = client.register_script(_FREEZE)
-        self._discard = client.register_script(_DISCARD)
+        self._push = client.register_script(LUA_KEY_FUNCTIONS + _PUSH)
+        self._freeze = client.register_script(LUA_KEY_FUNCTIONS + _FREEZE)
+        self._discard = client.register_script(LUA_KEY_FUNCTIONS + _DISCARD)
 
     @classmethod
     def from_url(cls, url: str, keys: RedisKeys | None = None) -> RedisStore:

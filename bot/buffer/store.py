@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.buffer.codec import RawCounters, Rows, clean_text
+from bot.buffer.codec import RawCounters, clean_text
 from bot.buffer.counters import Snapshot
-from bot.series import SERIES, USER_POSITION, CounterKey, RecordKey, RecordValue
+from db.series import SERIES, USER_POSITION, CounterKey, RecordKey, RecordValue, Rows
 
 
 class StoreUnavailable(Exception):
@@ -49,6 +49,13 @@ class Batch:
         if self.rows is None:
             self.rows = self.raw.decode() if self.raw is not None else group_counters(self.counters)
         return self.rows
+
+    def wire_lines(self, parts: int) -> tuple[list[dict[str, list[bytes]]], Rows] | None:
+        """COPY text lines of the id-only rows per part and the other rows decoded, while the
+        counters are still the Redis bytes they came in (``RawCounters.copy_lines``); else None."""
+        if self.raw is None or self.rows is not None:
+            return None
+        return self.raw.copy_lines(parts)
 
     def counter_rows(self) -> int:
         if self.raw is not None and self.rows is None:

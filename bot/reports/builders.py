@@ -12,9 +12,10 @@ from typing import Final
 
 import numpy as np
 
-from bot.analytics.periods import HOUR_SECONDS, PERIOD_CHOICES, Period, local_hour_index
-from bot.errors import UserError
+from bot.analytics.periods import PERIOD_CHOICES, Period
+from bot.commands.errors import UserError
 from bot.render import models
+from db.days import HOUR_SECONDS, local_hour_index
 from db.reports import HourlyPoint, Span, split_period
 
 # /top metrics: (title, unit in the image, embed field name).

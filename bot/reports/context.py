@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.analytics.periods import Period, parse_period, parse_timezone
-from bot.errors import NothingRecorded
+from bot.commands.errors import NothingRecorded
 from bot.reports.builders import fallback_name
 from db.guilds import get_settings
 from db.reports import ChannelInfo

@@ -10,10 +10,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Final
 
+import discord
 import emoji
 
 from bot.buffer.counters import Counters
-from bot.series import EMOJIS
+from db.series import EMOJIS
 
 VS16: Final = "\ufe0f"
 _UNQUALIFIED: Final = emoji.STATUS["unqualified"]
@@ -130,3 +131,13 @@ def count_emojis(
     incr = counters.incr
     for e in emojis:
         incr((_SERIES, guild_id, hour, channel_id, user_id, e, kind, "count"), 1)
+
+
+def custom_emoji_scanner(client: discord.Client) -> EmojiScanner:
+    """A scanner that names known custom emojis by their current name (counted by id)."""
+
+    def lookup(emoji_id: int) -> tuple[str, bool] | None:
+        e = client.get_emoji(emoji_id)
+        return None if e is None else (e.name, e.animated)
+
+    return EmojiScanner(lookup)

@@ -25,8 +25,6 @@ MessageHandler = Callable[[discord.Message], None]
 # A handler of countable member messages, given where and when the message counts.
 MemberHandler = Callable[[discord.Message, Place], None]
 
-_ATTR = "tracking_feed"
-
 
 class MessageFeed:
     """Calls subscribed handlers with every message; a failing handler does not stop the others.
@@ -76,12 +74,3 @@ class MessageFeed:
         self._all = tuple(h for h in self._all if h != handler)
         if not (self._members or self._all):
             self.bot.remove_listener(self.on_message, "on_message")
-
-
-def message_feed(bot: StatsBot) -> MessageFeed:
-    """The bot's message feed, created on first use."""
-    feed = getattr(bot, _ATTR, None)
-    if not isinstance(feed, MessageFeed):
-        feed = MessageFeed(bot)
-        setattr(bot, _ATTR, feed)
-    return feed

@@ -8,10 +8,10 @@ from typing import Final
 import discord
 
 from bot.buffer.counters import Counters
-from bot.privacy import OptOuts
-from bot.series import CHANNEL, EMOJIS, HOUR, MESSAGES, RecordKey, RecordValue
+from bot.buffer.optouts import OptOuts
 from bot.tracking.emoji_scan import MESSAGE_KIND, EmojiScanner
 from bot.tracking.snowflakes import EPOCH_S as _EPOCH_S
+from db.series import CHANNEL, EMOJIS, HOUR, MESSAGES, RecordKey, RecordValue
 
 _MSG: Final = MESSAGES.code
 _EMOJI: Final = EMOJIS.code
@@ -24,11 +24,6 @@ _REF_DEFAULT: Final = discord.MessageReferenceType.default
 # (every other guild channel comes in GUILD_CREATE): counted too. The text chat of
 # voice and stage channels is not a text channel (SPEC.md) and is not counted.
 COUNTED_CHANNELS: Final[frozenset[type]] = frozenset({discord.TextChannel, discord.Thread, discord.PartialMessageable})
-
-
-def countable_channel(channel: object) -> bool:
-    """True for a guild text channel, thread or forum post."""
-    return channel.__class__ in COUNTED_CHANNELS
 
 
 # Where and when a countable message counts: (guild_id, hour, channel_id, user_id).
@@ -61,11 +56,6 @@ def countable_place(message: discord.Message, optouts: OptOuts) -> Place | None:
         return None
     s = ((message.id >> 22) // 1000) + _EPOCH_S
     return (guild_id, s - s % HOUR, channel.id, user_id)
-
-
-def countable(message: discord.Message, optouts: OptOuts) -> bool:
-    """True when a message counts (see ``countable_place``)."""
-    return countable_place(message, optouts) is not None
 
 
 def is_reply(message: discord.Message) -> bool:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Final
 
 from bot.buffer.counters import Counters
-from bot.series import PRESENCE
 from bot.tracking.voice_state import hour_slices
+from db.series import PRESENCE
 
 _PRESENCE: Final = PRESENCE.code
 

@@ -6,7 +6,7 @@ from typing import Final
 
 from discord.utils import DISCORD_EPOCH
 
-from bot.series import HOUR
+from db.series import HOUR
 
 EPOCH_S: Final = DISCORD_EPOCH // 1000
 _EPOCH_S = EPOCH_S

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from bot.buffer.counters import Counters
-from bot.series import HOUR, VOICE, VOICE_SESSION
+from db.series import HOUR, VOICE, VOICE_SESSION
 
 _VOICE: Final = VOICE.code
 _VSESS: Final = VOICE_SESSION.code

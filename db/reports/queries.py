@@ -10,7 +10,7 @@ days is kept until the guild's history changes, and only the edges of a period
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import tables as t
+from db.privacy import not_opted_out, opted_out_ids
 from db.reports.results import (
     ChannelInfo,
     EmojiCount,
@@ -33,14 +34,13 @@ from db.reports.spans import (
     Only,
     Span,
     hour_ranges,
-    not_opted_out,
     select_rows,
     series_rows,
     split_period,
     sum_expr,
 )
 from db.rollups import DayCloser, open_from
-from db.types import utc
+from db.types import aware, utc
 
 METRICS: Final = ("messages", "voice", "emojis", "invites", "commands")
 # A series read from hourly rows (local days that are not UTC days) keeps its whole
@@ -68,10 +68,8 @@ class Reports:
 
     @staticmethod
     async def _optout_ids(conn: AsyncConnection, guild_id: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-        """The members of the guild who opted out (any mode)."""
-        o = t.optouts
-        ids = (await conn.execute(sa.select(o.c.user_id).where(o.c.guild_id == guild_id))).scalars().all()
-        return np.array([int(i) for i in ids], dtype=np.int64)
+        """The members of the guild who opted out (any mode), as an array to filter totals with."""
+        return np.array(sorted(await opted_out_ids(conn, guild_id)), dtype=np.int64)
 
     # channels and members ----------------------------------------------------------------
 
@@ -92,13 +90,6 @@ class Reports:
         async with self.engine.connect() as conn:
             children = [int(x) for x in (await conn.execute(stmt)).scalars()]
         return [channel_id, *children]
-
-    async def is_opted_out(self, guild_id: int, user_id: int) -> bool:
-        """Whether the member opted out of this guild (any mode)."""
-        o = t.optouts
-        stmt = sa.select(sa.literal(1)).where(o.c.guild_id == guild_id, o.c.user_id == user_id)
-        async with self.engine.connect() as conn:
-            return (await conn.execute(stmt)).first() is not None
 
     async def earliest(self, guild_id: int) -> datetime | None:
         """The first recorded hour of the guild (messages or voice), for ``period=all``."""
@@ -121,7 +112,7 @@ class Reports:
             for stmt in stmts:
                 value = (await conn.execute(stmt)).scalar()
                 if value is not None:
-                    found.append(_aware(value))
+                    found.append(aware(value))
         return min(found) if found else None
 
     # /stats server and /stats channel ----------------------------------------------------
@@ -223,7 +214,7 @@ class Reports:
         for index, rows in enumerate((msg, voice)):
             stmt = sa.select(rows.c.ts, _sum(rows.c.value)).group_by(rows.c.ts)
             for ts, value in (await conn.execute(stmt)).all():
-                out.setdefault(_aware(ts), [0, 0])[index] += int(value or 0)
+                out.setdefault(aware(ts), [0, 0])[index] += int(value or 0)
         return [HourlyPoint(ts, v[0], v[1]) for ts, v in sorted(out.items())]
 
     async def top_channels(self, guild_id: int, span: Span, limit: int = 10) -> list[tuple[int, int]]:
@@ -390,7 +381,7 @@ class Reports:
             .group_by(h.c.hour)
         )
         async with self.engine.connect() as conn:
-            return [(_aware(ts), int(v)) for ts, v in (await conn.execute(stmt)).all()]
+            return [(aware(ts), int(v)) for ts, v in (await conn.execute(stmt)).all()]
 
     async def member_channels(self, guild_id: int, user_id: int, span: Span, limit: int = 5) -> list[tuple[int, int]]:
         """A member's channels by messages, most first (hourly rows through the per-member index, any period)."""
@@ -546,11 +537,3 @@ async def _scalar(conn: AsyncConnection, stmt: sa.Select[Any]) -> int:
     """One integer from a one-row aggregate."""
     value = (await conn.execute(stmt)).scalar()
     return int(value or 0)
-
-
-def _aware(value: object) -> datetime:
-    """A stored time as an aware UTC datetime (aggregates on SQLite come back as text)."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if not isinstance(moment, datetime):
-        raise TypeError(f"not a time: {value!r}")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

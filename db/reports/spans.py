@@ -14,8 +14,8 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from bot.series import VOICE_BUCKETS
-from db import tables as t
+from db.privacy import not_opted_out
+from db.series import VOICE_BUCKETS
 
 DAY: Final = timedelta(days=1)
 # Periods longer than this read the daily rollups for their whole UTC days.
@@ -59,16 +59,6 @@ def _floor_day(moment: datetime) -> datetime:
 
 
 # -- building blocks ------------------------------------------------------------------------
-
-
-def not_opted_out(guild_id: int, user_col: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
-    """Anti-join: the member did not opt out of this guild.
-
-    ``NOT IN`` over the guild's few opt-outs (``user_id`` is never NULL) becomes one
-    hashed lookup per row; a correlated ``NOT EXISTS`` was planned as a nested loop.
-    """
-    o = t.optouts
-    return user_col.not_in(sa.select(o.c.user_id).where(o.c.guild_id == guild_id).scalar_subquery())
 
 
 def hour_ranges(span: Span) -> list[tuple[datetime, datetime]]:

@@ -25,9 +25,9 @@ import redis.asyncio as aioredis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.sandbox import SandboxDiscord
 from db.engine import create_engine
 from db.migrate import upgrade
+from sandbox import SandboxDiscord
 from tests.conftest import BACKENDS, service_url, truncate_all
 from tests.e2e.harness import Bots
 from tests.support.pg import ensure_database

@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.sandbox import SandboxDiscord
 from bot.settings import Settings
+from sandbox import SandboxDiscord
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buffer.codec import decode_rows
 from bot.buffer.keys import RedisKeys
-from bot.series import MESSAGES, VOICE_BUCKETS
 from db import tables as t
+from db.series import MESSAGES, VOICE_BUCKETS
 
 # (hour epoch, channel id, user id) -> (messages, characters, attachments, replies)
 MessageRows = dict[tuple[int, int, int], tuple[int, int, int, int]]

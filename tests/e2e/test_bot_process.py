@@ -16,8 +16,8 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.sandbox import CustomEmoji, SandboxChannel, SandboxDiscord, SandboxUser, StoredFile, StoredMessage
-from bot.series import hour_of
+from db.series import hour_of
+from sandbox import CustomEmoji, SandboxChannel, SandboxDiscord, SandboxUser, StoredFile, StoredMessage
 from tests.e2e.conftest import Storage
 from tests.e2e.harness import BotProcess, Bots, wait_until
 from tests.e2e.stored import (

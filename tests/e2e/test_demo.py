@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from PIL import Image
 
 from bot.app import EXTENSIONS
-from bot.demo.community import build_community, ground_truth
-from bot.demo.runner import DemoClock, backfill, flush, populate, replay, running_bot
 from bot.render.theme import CARD_SIZE, CHART_SIZE
-from bot.sandbox import SandboxDiscord
 from db.migrate import upgrade
 from db.tables import emoji_hourly, member_joins, message_hourly, voice_hourly
+from demo.community import build_community, ground_truth
+from demo.runner import DemoClock, backfill, flush, populate, replay, running_bot
+from sandbox import SandboxDiscord
 from tests.e2e.conftest import Storage
 
 pytestmark = pytest.mark.e2e

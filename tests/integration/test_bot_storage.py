@@ -12,10 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bot.app import StatsBot
-from bot.series import DAY, HOUR, MESSAGES, VOICE
 from bot.settings import load_settings
 from db import tables as t
 from db.retention import apply_retention
+from db.series import DAY, HOUR, MESSAGES, VOICE
 from db.types import utc
 from tests.conftest import Backend
 from tests.support.counts import stored_counters

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.sandbox import SandboxDiscord
+from sandbox import SandboxDiscord
 from tests.conftest import Backend
 from tests.support.live import live_bot
 

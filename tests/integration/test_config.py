@@ -12,11 +12,11 @@ import discord
 import pytest
 import sqlalchemy as sa
 
-from bot.sandbox import InteractionReply, SandboxDiscord
-from bot.sandbox.state import SandboxChannel, SandboxGuild, SandboxMember, SandboxRole
 from cogs.config import timezone_choices
 from db import tables as t
 from db.guilds import get_settings
+from sandbox import InteractionReply, SandboxDiscord
+from sandbox.state import SandboxChannel, SandboxGuild, SandboxMember, SandboxRole
 from tests.conftest import Backend
 from tests.support.live import LiveBot, live_bot
 

@@ -13,11 +13,11 @@ import discord
 import pytest
 import sqlalchemy as sa
 
-from bot.sandbox import SandboxDiscord, SandboxGuild, SandboxMember, StoredMessage
 from cogs import TRACKING_EXTENSIONS
 from cogs.events import Events
 from db import tables as t
 from db.guilds import update_settings
+from sandbox import SandboxDiscord, SandboxGuild, SandboxMember, StoredMessage
 from tests.conftest import Backend
 from tests.support.live import LiveBot, live_bot
 
@@ -275,11 +275,13 @@ async def test_without_a_report_channel_the_loop_warns_once_and_goes_on(
             ],
         )
         now = [float(T0 + 3600)]
-        caplog.set_level(logging.WARNING, logger="bot.posting")
+        caplog.set_level(logging.WARNING, logger="bot.posts.posting")
         async with live_bot(backend, sb, extensions=EXTENSIONS, clock=lambda: now[0]) as bot:
             await run_pass(bot)
             await run_pass(bot)
-            warnings = [r for r in caplog.records if r.name == "bot.posting" and "no report channel" in r.getMessage()]
+            warnings = [
+                r for r in caplog.records if r.name == "bot.posts.posting" and "no report channel" in r.getMessage()
+            ]
             assert len(warnings) == 1
             assert not posted(sb, rooms["reports"])
             # Once a channel is set, the next events are posted.

@@ -11,10 +11,10 @@ import discord
 import pytest
 import sqlalchemy as sa
 
-import bot.sandbox.interactions as sandbox_interactions
-from bot.sandbox import InteractionReply, SandboxDiscord
-from bot.sandbox.state import SandboxChannel, SandboxGuild, SandboxMember
+import sandbox.interactions as sandbox_interactions
 from db import tables as t
+from sandbox import InteractionReply, SandboxDiscord
+from sandbox.state import SandboxChannel, SandboxGuild, SandboxMember
 from tests.conftest import Backend
 from tests.support.live import LiveBot, live_bot
 

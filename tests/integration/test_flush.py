@@ -11,10 +11,10 @@ import random
 import pytest
 
 from bot.buffer import Counters
+from bot.buffer.flusher import Flusher
 from bot.buffer.pusher import Pusher
-from bot.flusher import Flusher
-from bot.series import CounterKey
 from db.flush import BatchWriter
+from db.series import CounterKey
 from tests.conftest import Backend
 from tests.support.counts import expected, random_increments, rollups_consistent, stored_counters
 

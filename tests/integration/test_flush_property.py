@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.buffer import Counters, StoreUnavailable
+from bot.buffer.flusher import Flusher
 from bot.buffer.pusher import Pusher
-from bot.flusher import Flusher
-from bot.series import DAY, CounterKey
 from db.errors import is_transient
 from db.flush import BatchWriter
 from db.rollups import DayCloser
+from db.series import DAY, CounterKey
 from tests.conftest import Backend, open_backend, redis_url_via, reset
 from tests.support.counts import BASE_HOUR, normalise, random_increments, rollups_consistent, stored_counters
 from tests.support.proxy import FlakyProxy

@@ -19,14 +19,14 @@ from bot.analytics import (
     longest_streak,
 )
 from bot.analytics.periods import parse_period, parse_timezone
-from bot.sandbox import SandboxDiscord
-from bot.series import MESSAGES
 from cogs import TRACKING_EXTENSIONS
 from cogs.mentor import risk_window
 from db import tables as t
 from db.guilds import update_settings
 from db.mentor import MentorData
 from db.reports import Snapshots
+from db.series import MESSAGES
+from sandbox import SandboxDiscord
 from tests.conftest import Backend
 from tests.support.live import counted_and_flushed, live_bot
 

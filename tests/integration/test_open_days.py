@@ -17,16 +17,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.buffer import Counters
+from bot.buffer.flusher import Flusher
 from bot.buffer.pusher import Pusher
-from bot.flusher import Flusher
 from bot.maintenance import Maintenance
-from bot.series import DAY, HOUR, CounterKey
 from db import tables as t
 from db.flush import BatchWriter
 from db.mentor import MentorData
 from db.reports import Reports, Snapshots
 from db.reports.spans import split_period
 from db.rollups import DayCloser, close_days
+from db.series import DAY, HOUR, CounterKey
 from db.types import utc
 from tests.conftest import Backend
 from tests.support.counts import BASE_HOUR, expected, random_increments, rollups_consistent, stored_counters

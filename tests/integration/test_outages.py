@@ -8,10 +8,10 @@ import random
 import pytest
 
 from bot.buffer import Counters
+from bot.buffer.flusher import Flusher
 from bot.buffer.pusher import Pusher
-from bot.flusher import Flusher
-from bot.series import CounterKey
 from db.flush import BatchWriter
+from db.series import CounterKey
 from tests.conftest import Backend, redis_url_via
 from tests.support.counts import expected, random_increments, stored_counters
 from tests.support.proxy import FlakyProxy

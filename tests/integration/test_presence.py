@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from bot.sandbox import SandboxDiscord
-from bot.series import HOUR
 from db import tables as t
 from db.guilds import update_settings
+from db.series import HOUR
+from sandbox import SandboxDiscord
 from tests.conftest import Backend
 from tests.support.live import flush, live_bot
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from bot.sandbox import SandboxDiscord
-from bot.sandbox.state import SandboxChannel, SandboxGuild, SandboxMember
 from cogs import TRACKING_EXTENSIONS
 from db import privacy
 from db import tables as t
+from sandbox import SandboxDiscord
+from sandbox.state import SandboxChannel, SandboxGuild, SandboxMember
 from tests.conftest import Backend
 from tests.support.live import LiveBot, flush, live_bot
 

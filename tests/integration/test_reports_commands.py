@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from PIL import Image
 
 from bot.render.reports import SIZES
-from bot.sandbox import SandboxDiscord
-from bot.sandbox.state import SandboxChannel, SandboxGuild, SandboxMember
-from bot.series import APPS, MESSAGES, VOICE, hour_of
 from cogs import TRACKING_EXTENSIONS
 from db import privacy
 from db import tables as t
 from db.reports import Reports, Totals, split_period
+from db.series import APPS, MESSAGES, VOICE, hour_of
+from sandbox import SandboxDiscord
+from sandbox.state import SandboxChannel, SandboxGuild, SandboxMember
 from tests.conftest import Backend
 from tests.support.live import LiveBot, flush, live_bot
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from bot.analytics.periods import parse_period, parse_timezone
 from bot.reports.builders import activity_series, series_span
-from bot.series import APPS, DAY, EMOJIS, HOUR, MESSAGES, VOICE, CounterKey
 from db import privacy
 from db import tables as t
 from db.reports import Reports, Snapshots, split_period
+from db.series import APPS, DAY, EMOJIS, HOUR, MESSAGES, VOICE, CounterKey
 from tests.conftest import Backend
 from tests.support.live import counted_and_flushed
 

@@ -11,11 +11,11 @@ import discord
 import pytest
 import sqlalchemy as sa
 
-from bot.sandbox import SandboxDiscord, SandboxMember, StoredMessage
 from cogs import TRACKING_EXTENSIONS
 from cogs.weekly import Weekly
 from db import tables as t
 from db.guilds import update_settings
+from sandbox import SandboxDiscord, SandboxMember, StoredMessage
 from tests.conftest import Backend
 from tests.support.live import LiveBot, live_bot
 

@@ -9,7 +9,8 @@ from typing import TypeVar
 
 import discord
 
-from bot.sandbox import SandboxDiscord, redirect_discord
+from bot.api_url import redirect_discord
+from sandbox import SandboxDiscord
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ import discord
 import pytest
 from discord.ext import commands
 
-from bot.sandbox import CustomEmoji, SandboxDiscord, SandboxGuild
+from sandbox import CustomEmoji, SandboxDiscord, SandboxGuild
 from tests.sandbox import READY_TIMEOUT, intents, race, running
 
 

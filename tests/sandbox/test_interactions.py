@@ -10,7 +10,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.sandbox import SandboxDiscord
+from sandbox import SandboxDiscord
 from tests.sandbox import READY_TIMEOUT, intents, race, running
 
 PNG = b"\x89PNG\r\n\x1a\nnot really a picture"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import discord
 import pytest
 
-from bot.sandbox import SandboxChannel, SandboxDiscord, SandboxGuild, SandboxUser, StoredMessage
+from sandbox import SandboxChannel, SandboxDiscord, SandboxGuild, SandboxUser, StoredMessage
 from tests.sandbox import READY_TIMEOUT, intents, running
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)

@@ -8,9 +8,9 @@ import discord
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.sandbox import SandboxGuild, SandboxMember, SandboxRole, SandboxUser, StoredMessage, snowflake_at
-from bot.sandbox.rest import history_page
-from bot.sandbox.state import ALL_PERMISSIONS, SnowflakeMinter
+from sandbox import SandboxGuild, SandboxMember, SandboxRole, SandboxUser, StoredMessage, snowflake_at
+from sandbox.rest import history_page
+from sandbox.state import ALL_PERMISSIONS, SnowflakeMinter
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

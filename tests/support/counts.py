@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.buffer.codec import Rows, encode_row
-from bot.series import DAY, HOUR, SERIES, CounterKey
+from bot.buffer.codec import encode_row
 from db import tables as t
+from db.series import DAY, HOUR, SERIES, CounterKey, Rows
 
 BASE_HOUR = 1_763_823_600 - 1_763_823_600 % HOUR  # 2025-11-22T15:00Z
 

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Sequence
 
 from bot.app import EXTENSIONS, StatsBot
 from bot.clock import Clock, system_clock
-from bot.demo.runner import DemoBot, flush, running_bot
-from bot.sandbox import SandboxDiscord
-from bot.series import CounterKey
 from bot.settings import load_settings
+from db.series import CounterKey
+from demo.runner import DemoBot, flush, running_bot
+from sandbox import SandboxDiscord
 from tests.conftest import Backend
 
 __all__ = ["LiveBot", "counted_and_flushed", "flush", "live_bot"]

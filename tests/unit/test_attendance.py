@@ -6,7 +6,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from bot.analytics.attendance import Interval, presence, seconds_per_minute, total_minutes
-from bot.schedule import ALL_DAYS, EventPlan, occurrence_on
+from bot.posts.schedule import ALL_DAYS, EventPlan, occurrence_on
 
 T0 = 1_800_000_000 - 1_800_000_000 % 60  # a whole minute
 EV = 1  # event channel

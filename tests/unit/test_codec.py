@@ -14,10 +14,9 @@ from bot.buffer.codec import (
     decode_value,
     encode_key,
     encode_value,
-    part_of,
 )
 from bot.buffer.store import Batch, group_counters
-from bot.series import RECORD_KINDS, SERIES
+from db.series import RECORD_KINDS, SERIES, part_of
 from tests.support.counts import redis_hashes
 
 ids = st.integers(min_value=0, max_value=2**63 - 1)

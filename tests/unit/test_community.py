@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from bot.demo.community import (
+from demo.community import (
     HISTORY_DAYS,
     HOUR,
     LIVE_SECONDS,

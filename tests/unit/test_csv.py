@@ -12,8 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.analytics.periods import AnalyticsError
-from bot.csvexport import COLUMNS, CsvSpool, ExportTooLarge, cell, csv_text, iso_utc
-from bot.eventconfig import (
+from bot.posts.eventconfig import (
     ALL_DAYS,
     DAY_ABBR,
     ChannelSpec,
@@ -23,6 +22,7 @@ from bot.eventconfig import (
     parse_minutes,
     parse_start,
 )
+from bot.render.csvfile import COLUMNS, CsvSpool, ExportTooLarge, cell, csv_text, iso_utc
 
 
 def test_columns_are_specs() -> None:

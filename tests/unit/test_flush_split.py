@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.buffer.codec import RawCounters
 from bot.buffer.store import Batch, group_counters
-from bot.series import SERIES
 from db.flush import PARALLEL_PARTS, BatchWriter, Part
+from db.series import SERIES
 from tests.support.counts import random_increments, redis_hashes
 
 

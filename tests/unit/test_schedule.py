@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.analytics.periods import AnalyticsError
-from bot.schedule import (
+from bot.posts.schedule import (
     ALL_DAYS,
     EventPlan,
     latest_occurrence,

@@ -15,10 +15,8 @@ from hypothesis.extra import numpy as hnp
 
 from bot.analytics.activity import (
     Regularity,
-    active_days_mask,
     activity_points,
     current_streak,
-    daily_matrix,
     engagement_scores,
     hour_of_week_profile,
     last_active_day,
@@ -29,6 +27,7 @@ from bot.analytics.activity import (
     summarise_member,
     trend,
 )
+from db.days import active_days_mask, daily_matrix
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY = date(2026, 11, 16)

@@ -18,13 +18,11 @@ from bot.analytics.periods import (
     InvalidWeek,
     Period,
     iso_week_label,
-    local_days,
-    local_hour_index,
-    local_midnight,
     parse_iso_week,
     parse_period,
     parse_timezone,
 )
+from db.days import local_days, local_hour_index, local_midnight
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -14,11 +14,11 @@ from typing import Any
 import discord
 
 from bot.app import StatsBot
-from bot.sandbox.payloads import member_payload, user_payload
-from bot.sandbox.state import SandboxMember, SandboxUser
-from bot.series import CounterKey, RecordKey, RecordValue
 from bot.settings import load_settings
 from bot.tracking.snowflakes import snowflake_at
+from db.series import CounterKey, RecordKey, RecordValue
+from sandbox.payloads import member_payload, user_payload
+from sandbox.state import SandboxMember, SandboxUser
 
 JSON = dict[str, Any]
 
@@ -114,7 +114,7 @@ class Harness:
 
     def total(self, code: str, field: str, **match: int | str) -> int:
         """Sum of one field of a series, over keys whose dims match (by position name)."""
-        from bot.series import SERIES
+        from db.series import SERIES
 
         dims = SERIES[code].dims
         out = 0

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buffer.store import Batch
-from bot.series import DAY
 from bot.tracking.snowflakes import snowflake_seconds
 from cogs.backfill import Backfill, progress_bar
 from cogs.emojis import EmojiTracker
 from cogs.messages import MessageTracker
 from db.backfill import progress
 from db.flush import BatchWriter
+from db.series import DAY
 from tests.unit.cogs.harness import BOT_ID, T0, Harness, channel, guild, member, message
 
 G = 150_000_000_000_000_001

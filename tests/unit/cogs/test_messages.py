@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.series import hour_of
 from cogs.messages import MessageTracker
+from db.series import hour_of
 from tests.unit.cogs.harness import T0, Harness, channel, guild, member, message
 
 G = 100_000_000_000_000_001

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.analytics.periods import PERIOD_CHOICES, parse_period, parse_timezone
-from bot.errors import MAX_REPLY, UserError
+from bot.commands.errors import MAX_REPLY, UserError
 from bot.reports.builders import TOP_METRICS, activity_series, check_options, heatmap, series_span
 from db.reports import HourlyPoint, split_period
 

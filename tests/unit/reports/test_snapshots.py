@@ -9,9 +9,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.series import DAY
 from db.history import CLOCK_MARGIN, month_of, month_start, past_before
 from db.reports.snapshots import EMPTY, KeyedTotals
+from db.series import DAY
 
 pairs = st.lists(st.tuples(st.integers(1, 40), st.integers(0, 1_000)), max_size=30)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.buffer import Counters
-from bot.series import HOUR
 from bot.tracking.presence_state import GuildPresence
+from db.series import HOUR
 
 G = 1
 H = 1_800_000_000 - 1_800_000_000 % HOUR

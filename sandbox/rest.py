@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.bodies import (
+from sandbox.bodies import (
     Body,
     build_attachments,
     error_response,
@@ -18,8 +18,8 @@ from bot.sandbox.bodies import (
     no_content,
     read_body,
 )
-from bot.sandbox.gateway import Gateway
-from bot.sandbox.payloads import (
+from sandbox.gateway import Gateway
+from sandbox.payloads import (
     JSON,
     channel_payload,
     guild_payload,
@@ -29,7 +29,7 @@ from bot.sandbox.payloads import (
     role_payload,
     user_payload,
 )
-from bot.sandbox.state import SandboxChannel, SandboxGuild, SandboxInvite, StoredMessage, World, iso, utcnow
+from sandbox.state import SandboxChannel, SandboxGuild, SandboxInvite, StoredMessage, World, iso, utcnow
 
 log = logging.getLogger(__name__)
 

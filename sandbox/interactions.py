@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.payloads import JSON, channel_payload, member_payload, role_payload, user_payload
-from bot.sandbox.state import (
+from sandbox.payloads import JSON, channel_payload, member_payload, role_payload, user_payload
+from sandbox.state import (
     ATTACHMENT_SIZE_LIMIT,
     SandboxChannel,
     SandboxGuild,

@@ -6,7 +6,7 @@ Typical use::
         guild = sb.add_guild("Community")
         general = sb.add_channel(guild, "general")
         alice = sb.add_member(guild, "alice").user
-        redirect_discord(sb.url)              # or DISCORD_API_URL=sb.url for `python -m bot run`
+        redirect_discord(sb.url)              # bot.api_url; or DISCORD_API_URL=sb.url for `python -m bot run`
         task = asyncio.create_task(bot.start(sb.token))
         await sb.wait_connected()             # READY and every GUILD_CREATE sent
         await sb.send_message(general, alice, "hi 🎉")
@@ -15,13 +15,13 @@ Typical use::
         reply = await result.final(timeout=5)  # content, embeds, files (bytes, alt text), ephemeral
 
 discord.py's URLs are class attributes, so one process talks to one sandbox at a time.
+The sandbox imports nothing of the bot: it is a Discord, not a part of the product.
 """
 
-from bot.sandbox.interactions import InteractionReply, InteractionResult
-from bot.sandbox.redirect import redirect_discord
-from bot.sandbox.rest import RecordedRequest
-from bot.sandbox.server import SandboxDiscord
-from bot.sandbox.state import (
+from sandbox.interactions import InteractionReply, InteractionResult
+from sandbox.rest import RecordedRequest
+from sandbox.server import SandboxDiscord
+from sandbox.state import (
     CustomEmoji,
     SandboxChannel,
     SandboxGuild,
@@ -50,6 +50,5 @@ __all__ = [
     "SandboxVoiceState",
     "StoredFile",
     "StoredMessage",
-    "redirect_discord",
     "snowflake_at",
 ]

@@ -6,9 +6,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from bot.buffer.optouts import OptOuts
 from bot.buffer.store import BufferStore, StoreUnavailable
 from bot.loops import stopped_within
-from bot.privacy import OptOuts
 from db.errors import is_transient
 from db.flush import BatchWriter, FaultHook, no_fault
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.sandbox.payloads import JSON, guild_create_payload, member_payload, user_payload
-from bot.sandbox.state import SandboxGuild, World
+from sandbox.payloads import JSON, guild_create_payload, member_payload, user_payload
+from sandbox.state import SandboxGuild, World
 
 log = logging.getLogger(__name__)
 

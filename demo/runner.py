@@ -27,11 +27,15 @@ from zoneinfo import ZoneInfo
 
 import discord
 
+from bot.api_url import redirect_discord
 from bot.app import EXTENSIONS, StatsBot
 from bot.buffer import BufferStore
 from bot.clock import Clock
-from bot.demo.community import CUSTOM_EMOJIS, HOUR, Community, GroundTruth, build_community, ground_truth
-from bot.sandbox import (
+from bot.settings import load_settings
+from db.engine import create_engine
+from db.migrate import upgrade
+from demo.community import CUSTOM_EMOJIS, HOUR, Community, GroundTruth, build_community, ground_truth
+from sandbox import (
     CustomEmoji,
     InteractionReply,
     SandboxChannel,
@@ -42,11 +46,7 @@ from bot.sandbox import (
     SandboxUser,
     StoredFile,
     StoredMessage,
-    redirect_discord,
 )
-from bot.settings import load_settings
-from db.engine import create_engine
-from db.migrate import upgrade
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,11 @@
-"""Scheduled posts to the report channel: the posting loop and what the scheduled reports share.
+"""Scheduled posts to the report channel: the posting loop and the exactly-once protocol they share.
 
 A posting loop wakes at the next due time its cog returns (or at once when
-woken), runs a pass, and survives its failures; the cogs claim each post in
-``posted_reports`` before sending it (see ``cogs/events.py``).
+woken), runs a pass over the guilds, and survives its failures. Each post goes
+out once across restarts and processes (``ScheduledReports.post_once``): it is
+claimed in ``posted_reports`` (insert-if-absent) before it is built, the claim is
+given back when the post fails so that a later pass tries again, and the message
+that carried it is recorded.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ import contextlib
 import io
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 import discord
 from discord.ext import commands
 
+from bot.commands.replies import MAX_ALT
 from bot.loops import stopped_within
-from bot.replies import MAX_ALT
+from db import events as claims
 from db.errors import is_transient
 from db.guilds import GuildSettings
 
@@ -64,18 +69,6 @@ def report_channel(guild: discord.Guild, settings: GuildSettings) -> discord.abc
     return channel if isinstance(channel, discord.abc.Messageable) else None
 
 
-async def settle(bot: StatsBot) -> None:
-    """Push what the bot holds to the database before reading sessions (best effort)."""
-    try:
-        pusher, flusher = getattr(bot, "pusher", None), getattr(bot, "flusher", None)
-        if pusher is not None:
-            await pusher.drain()
-        if flusher is not None:
-            await flusher.flush_once()
-    except Exception:
-        log.warning("could not flush the buffer before a scheduled report", exc_info=True)
-
-
 class Settle:
     """``settle`` at most once per pass of a posting loop, and only when something is to be posted."""
 
@@ -87,7 +80,10 @@ class Settle:
         """Flush the bot's buffer unless this pass already did."""
         if not self.done:
             self.done = True
-            await settle(self.bot)
+            try:
+                await self.bot.settle()
+            except Exception:
+                log.warning("could not flush the buffer before a scheduled report", exc_info=True)
 
 
 class PostLoop:
@@ -160,18 +156,97 @@ class PostLoop:
                 continue
 
 
-class ScheduledReports(commands.Cog):
-    """A cog that posts a kind of report on schedule: its loop's lifecycle, re-planning, warn-once."""
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A report ready to render and post: its render kind, model, alt text and embed."""
 
-    def __init__(self, bot: StatsBot, what: str) -> None:
+    kind: str
+    model: object
+    alt: str
+    embed: discord.Embed
+
+
+class ScheduledReports(commands.Cog):
+    """A cog that posts a kind of report on schedule: its loop, the exactly-once protocol, warn-once.
+
+    ``claim_kind`` names its rows in ``posted_reports``; a subclass says what is due
+    in one guild (``guild_due``) and posts each due report with ``post_once``.
+    """
+
+    def __init__(self, bot: StatsBot, what: str, claim_kind: str) -> None:
         self.bot = bot
         self.what = what
+        self.claim_kind = claim_kind
         self.loop = PostLoop(bot, what, self.post_due)
         self._warned: set[int] = set()
 
-    async def post_due(self, now: datetime) -> datetime | None:
-        """Post what is due at ``now``; the next time something is due (None: nothing planned)."""
+    def now(self) -> datetime:
+        """The bot's clock as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.bot.clock(), UTC)
+
+    async def guild_due(self, guild: discord.Guild, now: datetime, pending: Settle) -> datetime | None:
+        """Post one guild's due reports; when its next one is due (None: nothing planned)."""
         raise NotImplementedError
+
+    async def post_due(self, now: datetime) -> datetime | None:
+        """Post every report due at ``now`` and not yet posted, guild by guild; the next time one is due."""
+        upcoming: list[datetime] = []
+        pending = Settle(self.bot)
+        for guild in list(self.bot.guilds):
+            if guild.unavailable:
+                continue
+            try:
+                nxt = await self.guild_due(guild, now, pending)
+            except Exception as error:
+                if is_transient(error):
+                    raise  # the loop retries the whole pass
+                log.exception("%s of guild %s failed; the others go on", self.what, guild.id)
+                continue
+            if nxt is not None:
+                upcoming.append(nxt)
+        return min(upcoming, default=None)
+
+    async def post_once(
+        self,
+        guild: discord.Guild,
+        settings: GuildSettings,
+        key: str,
+        now: datetime,
+        build: Callable[[], Awaitable[Post | None]],
+    ) -> bool:
+        """Claim, build and post one report; True when this call posted it.
+
+        ``build`` returns None when there is nothing worth posting: the claim then
+        records the report as handled. A report due while no report channel is set
+        is handled too (skipped, with one warning per guild), so that setting a
+        channel later does not flood it with a backlog.
+        """
+        engine = self.bot.engine
+        if not await claims.claim(engine, guild.id, self.claim_kind, key, now):
+            return False
+        try:
+            channel = report_channel(guild, settings)
+            if channel is None:
+                gone = settings.report_channel_id is not None
+                self._warn(guild, "the report channel is gone" if gone else "no report channel is set")
+                return False
+            post = await build()
+            if post is None:
+                return False
+            message = await post_image(self.bot, channel, post.kind, post.model, post.alt, post.embed)
+        except discord.HTTPException as error:
+            await claims.release(engine, guild.id, self.claim_kind, key)
+            self._warn(guild, f"posting to the report channel failed ({error.status})")
+            return False
+        except BaseException as error:
+            await claims.release(engine, guild.id, self.claim_kind, key)
+            if is_transient(error):
+                log.warning("%s %s of guild %s: database unreachable, will retry", self.what, key, guild.id)
+            raise
+        await claims.record_message(engine, guild.id, self.claim_kind, key, message.id)
+        self._warned.discard(guild.id)
+        log.info("posted %s %s in guild %s", self.what, key, guild.id)
+        return True
 
     async def cog_load(self) -> None:
         self.loop.start()

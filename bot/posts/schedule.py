@@ -19,7 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from bot.analytics.periods import AnalyticsError, Period, local_midnight, parse_iso_week
+from bot.analytics.periods import AnalyticsError, Period, parse_iso_week
+from db.days import local_midnight
 
 # Reports missed while the bot was down are posted when it returns, up to this far back.
 CATCH_UP: Final = timedelta(days=7)

@@ -27,7 +27,3 @@ class OptOuts:
     def any(self) -> bool:
         """Whether anybody opted out anywhere."""
         return bool(self._out)
-
-    def in_guild(self, guild_id: int) -> set[int]:
-        """The opted-out members of one guild (to filter reports)."""
-        return {u for g, u in self._out if g == guild_id}

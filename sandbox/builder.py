@@ -9,8 +9,8 @@ from typing import Any
 
 import discord
 
-from bot.sandbox.payloads import JSON, attachment_payload, mention_payload, message_payload, user_payload
-from bot.sandbox.state import (
+from sandbox.payloads import JSON, attachment_payload, mention_payload, message_payload, user_payload
+from sandbox.state import (
     DEFAULT_EVERYONE_PERMISSIONS,
     SandboxChannel,
     SandboxGuild,

@@ -12,16 +12,16 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from bot.sandbox.builder import ChannelRef, GuildRef, SandboxBuilder, UserRef, object_id
-from bot.sandbox.gateway import Gateway
-from bot.sandbox.interactions import (
+from sandbox.builder import ChannelRef, GuildRef, SandboxBuilder, UserRef, object_id
+from sandbox.gateway import Gateway
+from sandbox.interactions import (
     InteractionResult,
     OptionValue,
     build_options,
     find_command,
     interaction_payload,
 )
-from bot.sandbox.payloads import (
+from sandbox.payloads import (
     JSON,
     channel_payload,
     guild_create_payload,
@@ -30,8 +30,8 @@ from bot.sandbox.payloads import (
     user_payload,
     voice_state_payload,
 )
-from bot.sandbox.rest import RateLimitRule, RecordedRequest, Recorder, Rest
-from bot.sandbox.state import (
+from sandbox.rest import RateLimitRule, RecordedRequest, Recorder, Rest
+from sandbox.state import (
     CustomEmoji,
     SandboxChannel,
     SandboxGuild,
@@ -47,7 +47,7 @@ from bot.sandbox.state import (
     iso,
     utcnow,
 )
-from bot.sandbox.webhooks import Webhooks
+from sandbox.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.errors import UserError
+from bot.commands.errors import UserError
 
 
 def member_of(interaction: discord.Interaction) -> discord.Member:

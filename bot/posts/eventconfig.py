@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.analytics.periods import AnalyticsError
-from bot.schedule import parse_hhmm
+from bot.posts.schedule import parse_hhmm
 
 ALL_DAYS: Final = 0b1111111
 WEEKDAYS: Final = 0b0011111

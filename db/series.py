@@ -18,6 +18,8 @@ CounterKey = tuple[int | str, ...]
 # A record key: (kind, guild_id, *identity); its value is a tuple of scalars.
 RecordKey = tuple[int | str, ...]
 RecordValue = tuple[int | str | None, ...]
+# Counters grouped into rows: series code -> (guild_id, hour, *dims) -> values in field order.
+Rows = dict[str, dict[tuple[int | str, ...], list[int]]]
 
 HOUR: Final = 3600
 DAY: Final = 86400
@@ -161,24 +163,13 @@ def hour_of(epoch_seconds: float) -> int:
     return s - s % HOUR
 
 
-def counter_key(series: Series, guild_id: int, hour: int, dims: tuple[int | str, ...], field: str) -> CounterKey:
-    """Build a counter key, checking it against the series (for tests and slow paths)."""
-    if len(dims) != len(series.dims) or field not in series.fields:
-        raise ValueError(f"bad key for series {series.code}: {dims!r} {field!r}")
-    if hour % HOUR:
-        raise ValueError(f"hour {hour} is not on an hour boundary")
-    return (series.code, guild_id, hour, *dims, field)
-
-
-def record_key(kind: RecordKind, guild_id: int, identity: tuple[int | str, ...]) -> RecordKey:
-    """Build a record key, checking it against the kind."""
-    if len(identity) != len(kind.identity):
-        raise ValueError(f"bad identity for record {kind.code}: {identity!r}")
-    return (kind.code, guild_id, *identity)
-
-
 # Where the member's id sits in each key, by series or record code (for erasure).
 USER_POSITION: Final[dict[str, int]] = {
     **{s.code: s.user_dim for s in SERIES.values()},
     **{k.code: 2 for k in (VOICE_SESSION, MEMBER_JOIN, MEMBER_LEAVE)},
 }
+
+
+def part_of(user_id: int, parts: int) -> int:
+    """The part of a batch written in ``parts`` parts that a member's rows go to (its id's last digit)."""
+    return user_id % 10 % parts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.sandbox.state import (
+from sandbox.state import (
     SandboxChannel,
     SandboxGuild,
     SandboxInvite,

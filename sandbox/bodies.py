@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, hdrs, web
 
-from bot.sandbox.payloads import JSON, attachment_payload
-from bot.sandbox.state import StoredFile, World
+from sandbox.payloads import JSON, attachment_payload
+from sandbox.state import StoredFile, World
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -6,11 +6,11 @@ import logging
 
 from aiohttp import web
 
-from bot.sandbox.bodies import Body, error_response, json_response, no_content, read_body
-from bot.sandbox.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, InteractionReply, InteractionResult
-from bot.sandbox.payloads import JSON, user_payload
-from bot.sandbox.rest import API, NotFoundError, Rest, edit_message
-from bot.sandbox.state import EPHEMERAL, LOADING, StoredMessage
+from sandbox.bodies import Body, error_response, json_response, no_content, read_body
+from sandbox.interactions import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, InteractionReply, InteractionResult
+from sandbox.payloads import JSON, user_payload
+from sandbox.rest import API, NotFoundError, Rest, edit_message
+from sandbox.state import EPHEMERAL, LOADING, StoredMessage
 
 log = logging.getLogger(__name__)
 

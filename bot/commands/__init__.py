@@ -1,0 +1,1 @@
+"""Command plumbing shared by the command cogs: user-facing errors, permission checks, report replies."""
