@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     SHARD_IDS: Annotated[list[int] | None, NoDecode] = None
     LOG_LEVEL: str = "INFO"
     METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
+    LOG_FORMAT: str = "text"
+    DATABASE_READ_URL: str | None = None
+    REDIS_CLUSTER: bool = False
+    DASHBOARD_PORT: int | None = Field(default=None, ge=1, le=65535)
+    DASHBOARD_URL: str | None = None
+    DASHBOARD_SECRET: SecretStr | None = None
+    DASHBOARD_OAUTH_CLIENT_ID: str | None = None
+    DASHBOARD_OAUTH_CLIENT_SECRET: SecretStr | None = None
     # Not in SPEC's table: where Discord's API is. Unset means the real Discord; the
     # tests and the demo point it at the offline sandbox (http://127.0.0.1:PORT).
     DISCORD_API_URL: str | None = None
@@ -40,6 +48,31 @@ class Settings(BaseSettings):
             raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
         return v
 
+    @field_validator("DATABASE_READ_URL", mode="before")
+    @classmethod
+    def _database_read_url(cls, v: object) -> object:
+        if v == "" or v is None:
+            return None
+        if isinstance(v, str) and not v.startswith("postgresql+asyncpg://"):
+            raise ValueError("must start with postgresql+asyncpg:// (a read replica of DATABASE_URL)")
+        return v
+
+    @field_validator("LOG_FORMAT")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        if v.lower() not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return v.lower()
+
+    @field_validator("DASHBOARD_URL", mode="before")
+    @classmethod
+    def _dashboard_url(cls, v: object) -> object:
+        if v == "" or v is None:
+            return None
+        if isinstance(v, str) and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/") if isinstance(v, str) else v
+
     @field_validator("REDIS_URL", mode="before")
     @classmethod
     def _redis_url(cls, v: object) -> object:
@@ -49,7 +82,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return v
 
-    @field_validator("SHARD_COUNT", "METRICS_PORT", "DISCORD_API_URL", mode="before")
+    @field_validator(
+        "SHARD_COUNT",
+        "METRICS_PORT",
+        "DISCORD_API_URL",
+        "DASHBOARD_PORT",
+        "DASHBOARD_SECRET",
+        "DASHBOARD_OAUTH_CLIENT_ID",
+        "DASHBOARD_OAUTH_CLIENT_SECRET",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         return None if v == "" else v
@@ -84,6 +126,19 @@ class Settings(BaseSettings):
             if max(self.SHARD_IDS) >= self.SHARD_COUNT:
                 raise ValueError(f"SHARD_IDS must be below SHARD_COUNT ({self.SHARD_COUNT})")
         return self
+
+    @model_validator(mode="after")
+    def _oauth_pair(self) -> Settings:
+        if (self.DASHBOARD_OAUTH_CLIENT_ID is None) != (self.DASHBOARD_OAUTH_CLIENT_SECRET is None):
+            raise ValueError(
+                "DASHBOARD_OAUTH_CLIENT_ID and DASHBOARD_OAUTH_CLIENT_SECRET go together: set both or neither"
+            )
+        return self
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's public base URL (``DASHBOARD_URL``, else ``http://localhost:DASHBOARD_PORT``)."""
+        return self.DASHBOARD_URL or f"http://localhost:{self.DASHBOARD_PORT or 8080}"
 
     @property
     def log_level(self) -> int:

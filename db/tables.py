@@ -199,6 +199,14 @@ flush_ledger = sa.Table(
     sa.Column("records", sa.Integer, nullable=False),
 )
 
+# -- report truth (#13, alembic 0009) ---------------------------------------------------------
+
+# -- the web dashboard (#15, alembic 0010) ---------------------------------------------------
+
+# -- catch-up and coverage (#16, alembic 0011) -----------------------------------------------
+
+# -- acting on activity (#18, alembic 0012) --------------------------------------------------
+
 # Per-member reads over long periods (heatmaps, top channels, voice by sub-state): alembic 0003, 0006, 0007.
 sa.Index("message_hourly_member", message_hourly.c.guild_id, message_hourly.c.user_id, message_hourly.c.hour)
 sa.Index("voice_daily_member", voice_daily.c.guild_id, voice_daily.c.user_id, voice_daily.c.day)

@@ -88,6 +88,7 @@ async def rollups_consistent(engine: AsyncEngine) -> None:
     hourly = await stored_counters(engine)
     daily_expect: Counter[CounterKey] = Counter()
     for (code, g, hour, *rest), n in hourly.items():
+        assert isinstance(hour, int)  # keys read back from the database: the hour is an epoch
         if closed(g, hour - hour % DAY):
             daily_expect[(code, g, hour - hour % DAY, *rest)] += n
     daily: Counter[CounterKey] = Counter()
@@ -119,6 +120,8 @@ async def rollups_consistent(engine: AsyncEngine) -> None:
         ("voice", "active_s"): "active_s",
     }
     for (code, g, day, _ch, user, *rest), n in daily_expect.items():
+        # Every series keys (code, guild, day, int dim, int dim, ...): narrow them for the member keys.
+        assert isinstance(code, str) and isinstance(g, int) and isinstance(day, int) and isinstance(user, int)
         f = str(rest[-1])
         if (code, f) in to_member:
             member_expect[(g, day, user, to_member[(code, f)])] += n

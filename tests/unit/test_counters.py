@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from bot.buffer import Counters
+from db.series import RecordKey, RecordValue
 from tests.support.counts import random_increments
 
 
@@ -27,7 +28,7 @@ def test_a_batch_drops_the_rows_and_records_of_members_who_opted_out() -> None:
         ("msg", 2, 3600, 10, 7, "messages"): 4,
         ("presence", 1, 3600, 7, 0, "Chess", "seconds"): 60,
     }
-    records = {
+    records: dict[RecordKey, RecordValue] = {
         ("vsess", 1, 7, 100): (10, 160, 1),
         ("vsess", 1, 8, 100): (10, 160, 1),
         ("channel", 1, 10): (None, "t", "x"),

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.buffer.codec import RawCounters
 from bot.buffer.store import Batch, group_counters
 from db.flush import PARALLEL_PARTS, BatchWriter, Part
-from db.series import SERIES
+from db.series import SERIES, RecordKey, RecordValue
 from tests.support.counts import random_increments, redis_hashes
 
 
@@ -32,7 +32,7 @@ def test_copied_and_decoded_batches_split_alike() -> None:
     for key, n in random_increments(random.Random(3), 5000):
         counters[key] = counters.get(key, 0) + n
     rows = group_counters(counters)
-    records = {("channel", 1, 2): (None, "text", "x")}
+    records: dict[RecordKey, RecordValue] = {("channel", 1, 2): (None, "text", "x")}
     copied = Batch("b", raw=RawCounters(*redis_hashes(rows)), records=records)
     decoded = Batch("b", counters=counters, records=copied.records)
     # Never connected: the writer only needs to know it speaks PostgreSQL.

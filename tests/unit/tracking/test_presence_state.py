@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from bot.buffer import Counters
 from bot.tracking.presence_state import GuildPresence
-from db.series import HOUR
+from db.series import HOUR, CounterKey
 
 G = 1
 H = 1_800_000_000 - 1_800_000_000 % HOUR
 
 
-def seconds(counters: Counters) -> dict[tuple[object, ...], int]:
+def seconds(counters: Counters) -> dict[CounterKey, int]:
     snap = counters.take()
     return dict(snap.counters) if snap else {}
 
