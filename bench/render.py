@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def main() -> None:
     # caches of rasterised labels only help as much as they would between real requests.
     rounds = [models(seed=10 * (r + 1)) for r in range(args.repeat)]
     sizes = {kind: image_size(kind, batch[kind]) for kind in KINDS}
-    baselines = {size: (lambda size=size: baseline(size)) for size in set(sizes.values())}
+    baselines = {size: partial(baseline, size) for size in set(sizes.values())}
     for kind in KINDS:  # warm-up: imports, font and figure caches
         render(kind, batch[kind])
     for function in baselines.values():
@@ -116,7 +117,7 @@ def main() -> None:
     for round_models in rounds:
         for kind in KINDS:
             model = round_models[kind]
-            ours[kind] += time_ms(lambda kind=kind, model=model: render(kind, model), 1, warm_up=0)
+            ours[kind] += time_ms(partial(render, kind, model), 1, warm_up=0)
         for size, function in baselines.items():
             base_by_size[size] += time_ms(function, 1, warm_up=0)
     base = {kind: base_by_size[sizes[kind]] for kind in KINDS}

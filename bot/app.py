@@ -20,13 +20,13 @@ from bot.buffer.redis_store import RedisStore
 from bot.buffer.store import StoreUnavailable
 from bot.clock import Clock, system_clock
 from bot.commands.errors import on_app_command_error
+from bot.extensions import COMMAND_EXTENSIONS, TRACKING_EXTENSIONS
 from bot.loops import TaskGroup
 from bot.maintenance import Maintenance
 from bot.metrics import MetricsServer
 from bot.render.pool import RenderPool
 from bot.settings import Settings
 from bot.tracking.feed import MessageFeed
-from cogs import COMMAND_EXTENSIONS, TRACKING_EXTENSIONS
 from db.engine import create_engine
 from db.flush import BatchWriter
 from db.privacy import all_optouts

@@ -1,28 +1,7 @@
-"""The bot's cogs: one feature per module."""
+"""The bot's cogs: one feature per module. Which are loaded, and in what order: bot/extensions.py."""
 
 from __future__ import annotations
 
-# The tracking cogs, in load order.
-TRACKING_EXTENSIONS: tuple[str, ...] = (
-    "cogs.messages",
-    "cogs.emojis",
-    "cogs.apps",
-    "cogs.voice",
-    "cogs.invites",
-    "cogs.backfill",
-    "cogs.presence",
-)
+from bot.extensions import COMMAND_EXTENSIONS, TRACKING_EXTENSIONS
 
-# The command cogs (reports and settings), in load order.
-COMMAND_EXTENSIONS: tuple[str, ...] = (
-    "cogs.stats",
-    "cogs.top",
-    "cogs.emoji_report",
-    "cogs.invite_report",
-    "cogs.config",
-    "cogs.privacy",
-    "cogs.export",
-    "cogs.mentor",
-    "cogs.events",
-    "cogs.weekly",
-)
+__all__ = ["COMMAND_EXTENSIONS", "TRACKING_EXTENSIONS"]

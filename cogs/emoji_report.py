@@ -1,6 +1,6 @@
 """/emojis: the most used emojis, in messages and as reactions, of the server or one member.
 
-Stores nothing: it reads what the emoji tracking cog recorded (db/reports.py).
+Stores nothing: it reads what the emoji tracking cog recorded (db/reports/).
 """
 
 from __future__ import annotations

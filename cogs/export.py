@@ -1,4 +1,4 @@
-"""/export: one dataset of this guild in a period as a CSV file (SPEC, "CSV export columns").
+"""/export: one dataset of this guild in a period as a CSV file (README → Reference → CSV export).
 
 Stores nothing. Rows are streamed from the database in chunks (db/export.py) into a
 spooled file (bot/render/csvfile.py); the file is gzipped (``.csv.gz``) only when the

@@ -1,6 +1,6 @@
 """/invites: invites created, joins attributed to each inviter, and how many of them stayed.
 
-Stores nothing: it reads what the invite tracking cog recorded (db/reports.py).
+Stores nothing: it reads what the invite tracking cog recorded (db/reports/).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """/stats server, /stats user and /stats channel: totals, series, rankings and the member and channel cards.
 
-Stores nothing: it reads what the tracking cogs recorded (db/reports.py).
+Stores nothing: it reads what the tracking cogs recorded (db/reports/).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """/top: members ranked by messages, voice, emojis, invites or commands over a period.
 
-Stores nothing: it reads what the tracking cogs recorded (db/reports.py).
+Stores nothing: it reads what the tracking cogs recorded (db/reports/).
 """
 
 from __future__ import annotations

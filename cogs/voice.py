@@ -30,7 +30,7 @@ from db.series import VOICE_SESSION
 
 log = logging.getLogger(__name__)
 
-# Checkpoint period: well inside SPEC's 60 s of voice time a crash may lose.
+# Checkpoint period: well inside the 60 s of voice time a crash may lose.
 CHECKPOINT_S: Final = 30
 
 

@@ -300,7 +300,7 @@ class Planned:
 
 
 def plan(community: Community, top_member: str) -> list[Planned]:
-    """Every SPEC command with sensible options; config first, privacy last."""
+    """Every slash command of the contract with sensible options; config first, privacy last."""
     local = _when(community.anchor).astimezone(ZoneInfo(TIMEZONE))
     start = local.strftime("%H:%M")
     steps = [

@@ -5,7 +5,7 @@ are the guild's local midnights (``zoneinfo``), so a local day lasts 23 or 25 ho
 when the clocks change, and a day whose midnight falls in a DST gap starts at the
 first instant that exists on that date.
 
-The ``period`` option (SPEC, "Slash commands"):
+The ``period`` option (README → Reference → Commands):
 
 - ``24h``: the last 24 hours up to now;
 - ``7d``, ``30d``, ``90d``, ``365d``: the last N calendar days in the guild's
@@ -38,7 +38,7 @@ class AnalyticsError(ValueError):
 
 
 class InvalidPeriod(AnalyticsError):
-    """The ``period`` option is not one of the SPEC values."""
+    """The ``period`` option is not one of the contract's values."""
 
 
 class InvalidWeek(AnalyticsError):

@@ -30,7 +30,7 @@ class NothingRecorded(UserError):
 
 
 def short(text: str) -> str:
-    """A reply cut to Discord-friendly length (SPEC: at most 200 characters)."""
+    """A reply cut to Discord-friendly length (at most 200 characters, README → Reference → Commands)."""
     return text if len(text) <= MAX_REPLY else text[: MAX_REPLY - 1] + "…"
 
 

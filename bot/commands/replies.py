@@ -28,7 +28,7 @@ def figure(value: int | float | str) -> str:
 
 
 def leaderboard_lines(entries: Sequence[tuple[int, int | float | str]]) -> str:
-    """One line per member: ``rank. <@id> value`` (SPEC's leaderboard format)."""
+    """One line per member: ``rank. <@id> value`` (the leaderboard format, README → Reference → Commands)."""
     return "\n".join(f"{rank}. <@{user_id}> {figure(value)}" for rank, (user_id, value) in enumerate(entries, 1))
 
 

@@ -1,4 +1,4 @@
-"""CSV export formatting (SPEC, "CSV export columns"): columns, cells, and the spooled file that becomes the attachment.
+"""CSV export formatting (README → Reference → CSV export): columns, cells, and the spooled file that becomes the attachment.
 
 Cells: times are ISO 8601 in UTC to the second (``2026-11-22T16:00:00+00:00``), ids
 and counts are decimal strings, ``None`` is an empty cell. RFC 4180: lines end with

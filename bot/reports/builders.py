@@ -32,7 +32,7 @@ HOURLY_UP_TO: Final = timedelta(days=7)
 
 
 def check_options(period: str, metric: str | None = None, limit: int | None = None) -> None:
-    """Raise ``UserError`` (one short sentence) for an option value outside SPEC's choices or range."""
+    """Raise ``UserError`` (one short sentence) for an option value outside the command's choices or range."""
     if period not in PERIOD_CHOICES:
         raise UserError("The period must be one of 24h, 7d, 30d, 90d, 365d or all.")
     if metric is not None and metric not in TOP_METRICS:

@@ -22,7 +22,7 @@ _REF_DEFAULT: Final = discord.MessageReferenceType.default
 # Guild text channels (announcement channels included) and threads (forum posts are
 # threads). A guild channel discord.py has not cached is a thread it has not seen yet
 # (every other guild channel comes in GUILD_CREATE): counted too. The text chat of
-# voice and stage channels is not a text channel (SPEC.md) and is not counted.
+# voice and stage channels is not a text channel (README → Reference → What is tracked) and is not counted.
 COUNTED_CHANNELS: Final[frozenset[type]] = frozenset({discord.TextChannel, discord.Thread, discord.PartialMessageable})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
@@ -39,7 +40,8 @@ async def live_message_rows(redis_url: str, guild_id: int) -> MessageRows:
     """
     client = aioredis.from_url(redis_url)
     try:
-        live = await client.hgetall(RedisKeys().live_counters(guild_id))
+        # No decode_responses: the hash comes back as bytes, as the batch decoder expects.
+        live = cast(dict[bytes, bytes], await client.hgetall(RedisKeys().live_counters(guild_id)))
     finally:
         await client.aclose()
     rows = decode_rows([guild_id], [live])[MESSAGES.code]

@@ -192,13 +192,13 @@ async def test_everything_sent_is_counted_once_and_sigterm_flushes_it(
         start=2,
     ):
         member = await sb.member_join(guild, name, invite=code, vanity=code is None)
-        await wait_until(
-            lambda n=n: completed_requests(sb, "GET", looks) >= n,
-            f"the look at the invites after {name} joined",
-            bot=bot,
-        )
+
+        def looked(n: int = n) -> bool:  # n bound now, as the loop moves on
+            return completed_requests(sb, "GET", looks) >= n
+
+        await wait_until(looked, f"the look at the invites after {name} joined", bot=bot)
         joined_at = int(member.joined_at.timestamp())
-        joins[member.user.id] = Join(member.user.id, joined_at, code or "vanity", inviter and inviter.id)
+        joins[member.user.id] = Join(member.user.id, joined_at, code or "vanity", inviter.id if inviter else None)
     await sb.member_join(guild, sb.add_user("otherbot", bot=True))  # bots are never recorded
     m9 = await sb.send_message(general, bob, "last one 🎉")
     ex.counted(m9, ["🎉"])

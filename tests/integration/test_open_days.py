@@ -97,8 +97,8 @@ async def test_reports_close_the_days_they_read_from_the_rollups(backend: Backen
     incs = random_increments(random.Random(9), 3000)
     await flushed(backend, incs)
     want: Counter[int] = Counter()
-    for (code, guild, _hour, *dims), n in expected(incs).items():
-        if code == "msg" and guild == 1 and dims[-1] == "messages":
+    for (code, g, _hour, *dims), n in expected(incs).items():
+        if code == "msg" and g == 1 and dims[-1] == "messages":
             want[int(dims[1])] += n
     span = split_period(utc(BASE_DAY), utc(BASE_DAY + 4 * DAY), True)
     assert span.day_start is not None
@@ -121,7 +121,7 @@ async def test_maintenance_opens_today_for_the_guilds_it_serves(backend: Backend
     maintenance = Maintenance(backend.engine, lambda: now, guild_ids=lambda: [1, 2])
     await maintenance.open_days_once()
     async with backend.engine.connect() as conn:
-        rows = dict((await conn.execute(sa.select(t.open_days))).all())
+        rows: dict[int, int] = dict((await conn.execute(sa.select(t.open_days))).all())
     assert rows == {1: OPEN_FROM + DAY, 2: OPEN_FROM + DAY}
 
 

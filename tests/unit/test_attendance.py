@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from bot.analytics.attendance import Interval, presence, seconds_per_minute, total_minutes
+from bot.analytics.attendance import presence, seconds_per_minute, total_minutes
 from bot.posts.schedule import ALL_DAYS, EventPlan, occurrence_on
+from db.voice import Interval
 
 T0 = 1_800_000_000 - 1_800_000_000 % 60  # a whole minute
 EV = 1  # event channel

@@ -68,10 +68,12 @@ def test_spool_plain_then_gzip_then_too_large() -> None:
     data = plain.file.read()
     assert (plain.filename, plain.rows, plain.size, plain.gzipped) == ("m.csv", 24, len(data), False)
     assert data.decode().count("\n") == 25
+    plain.file.close()
     spool = CsvSpool("messages")
     spool.add(rows)
     packed = spool.finish("m", len(data) - 1)
     assert packed.filename == "m.csv.gz" and packed.gzipped and gzip.decompress(packed.file.read()) == data
+    packed.file.close()
     spool = CsvSpool("messages")
     spool.add(rows)
     with pytest.raises(ExportTooLarge):

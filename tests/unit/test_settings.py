@@ -1,4 +1,4 @@
-"""Settings: exactly SPEC's variables, and one clear line for a bad value."""
+"""Settings: exactly the contract's variables, and one clear line for a bad value."""
 
 from __future__ import annotations
 

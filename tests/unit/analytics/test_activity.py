@@ -34,8 +34,8 @@ MONDAY = date(2026, 11, 16)
 T, F = True, False
 
 
-def epoch(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp())
+def epoch(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp())
 
 
 class TestActiveDays:
@@ -235,6 +235,7 @@ class TestEngagement:
         assert np.allclose(engagement_scores(messages[order], voice[order]), scores[order])
         points = messages.sum(axis=1) + voice.sum(axis=1) / 60
         active = active_days_mask(messages, voice).any(axis=1)
+        assert isinstance(active, np.ndarray)  # any() over an axis of a 2-D array: one flag per member
         for i in range(len(points)):
             for j in range(len(points)):
                 if active[i] and active[j] and points[i] == points[j]:

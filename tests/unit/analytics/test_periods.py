@@ -31,8 +31,8 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2026, 11, 22, 4, 30, tzinfo=UTC)  # Sunday 05:30 in Berlin, Saturday 23:30 in New York
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def hours(p: Period | tuple[datetime, datetime]) -> float:

@@ -322,7 +322,7 @@ async def test_counts_stored_by_an_earlier_run_set_the_boundary_at_their_first_h
     await run(cog, days=40)
     imported = counts(h)
     # Nothing counted twice: the import stops at the start of each channel's first live hour.
-    firsts = {}
+    firsts: dict[int, int] = {}  # channel id -> its first live hour
     for k in live:
         if k[0] == "msg":
             firsts[k[3]] = min(firsts.get(k[3], k[2]), k[2])

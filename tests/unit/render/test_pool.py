@@ -126,6 +126,9 @@ def test_workers_die_with_a_killed_bot() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _alive(pid: int) -> bool:
