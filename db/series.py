@@ -152,8 +152,56 @@ BACKFILL: Final = RecordKind(
     values=("boundary_id", "cursor_id", "done"),
 )
 
+# A member's last known display name, join and leave times (epoch seconds; leave None: a member).
+MEMBER_NAME: Final = RecordKind(
+    code="mname",
+    table="member_names",
+    identity=("user_id",),
+    identity_types=(int,),
+    values=("name", "joined_at", "left_at", "seen_at"),
+)
+
+# A channel's high-water mark (#16): the first and the last message id counted live or by
+# catch-up, committed with the counts it covers; merged as min(first) and max(last).
+MARK: Final = RecordKind(
+    code="mark",
+    table="channel_marks",
+    identity=("channel_id",),
+    identity_types=(int,),
+    values=("first_id", "last_id"),
+)
+# A stretch of a channel's history still to catch up (#16): messages above ``cursor_id`` and
+# below ``until_id``. Written with the first live count after a gap (its cursor is then at least
+# the channel's stored mark, in the same transaction) and moved on with catch-up's counts.
+CATCHUP: Final = RecordKind(
+    code="catchup",
+    table="catchup_ranges",
+    identity=("channel_id", "until_id"),
+    identity_types=(int, int),
+    values=("cursor_id", "done"),
+)
+# An interval during which the bot tracked a guild live (#16); ``last_at`` only moves on.
+LIVE: Final = RecordKind(
+    code="live",
+    table="coverage_live",
+    identity=("started_at",),
+    identity_types=(int,),
+    values=("last_at",),
+)
+# A gap in a guild's live tracking (#16): ``offline`` or ``disconnected``, and the messages
+# catch-up recovered for it so far (only moves on).
+GAP: Final = RecordKind(
+    code="gap",
+    table="coverage_gaps",
+    identity=("from_at",),
+    identity_types=(int,),
+    values=("to_at", "kind", "messages_recovered"),
+)
+COVERAGE_KINDS: Final = (MARK, CATCHUP, LIVE, GAP)
+
 RECORD_KINDS: Final[dict[str, RecordKind]] = {
-    k.code: k for k in (VOICE_SESSION, INVITE, MEMBER_JOIN, MEMBER_LEAVE, CHANNEL, BACKFILL)
+    k.code: k
+    for k in (VOICE_SESSION, INVITE, MEMBER_JOIN, MEMBER_LEAVE, CHANNEL, BACKFILL, MEMBER_NAME, *COVERAGE_KINDS)
 }
 
 
@@ -166,7 +214,7 @@ def hour_of(epoch_seconds: float) -> int:
 # Where the member's id sits in each key, by series or record code (for erasure).
 USER_POSITION: Final[dict[str, int]] = {
     **{s.code: s.user_dim for s in SERIES.values()},
-    **{k.code: 2 for k in (VOICE_SESSION, MEMBER_JOIN, MEMBER_LEAVE)},
+    **{k.code: 2 for k in (VOICE_SESSION, MEMBER_JOIN, MEMBER_LEAVE, MEMBER_NAME)},
 }
 
 
