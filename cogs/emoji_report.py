@@ -11,14 +11,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES
+from bot.analytics.periods import DEFAULT_PERIOD
 from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.options import image_cooldown, period_choices
 from bot.commands.permissions import member_of
 from bot.commands.replies import report_embed, send_report
 from bot.render import models
 from bot.render.alt import alt_emojis
 from bot.reports.builders import check_options, read_span, render_period
-from bot.reports.context import guild_period
+from bot.reports.context import guild_period, with_coverage
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -34,8 +35,9 @@ class EmojiReport(commands.Cog):
 
     @app_commands.command(name="emojis", description="Most used emojis, in messages and as reactions")
     @app_commands.describe(period="Time span (default 7d)", member="Only this member's emojis")
-    @app_commands.choices(period=[app_commands.Choice(name=p, value=p) for p in PERIOD_CHOICES])
+    @app_commands.choices(period=period_choices())
     @app_commands.guild_only()
+    @image_cooldown
     async def emojis(
         self, interaction: discord.Interaction, period: str = DEFAULT_PERIOD, member: discord.User | None = None
     ) -> None:
@@ -69,7 +71,7 @@ class EmojiReport(commands.Cog):
                 "Different emojis": len(uses),
             },
             description=lines,
-            footer=model.period.describe(),
+            footer=await with_coverage(self.bot, guild.id, span_period, model.period.describe()),
         )
         await send_report(self.bot, interaction, kind="emojis", model=model, alt=alt_emojis(model), embed=embed)
 

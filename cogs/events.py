@@ -25,6 +25,7 @@ from discord import app_commands
 
 from bot.analytics.periods import parse_timezone
 from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.options import image_cooldown, matching, recent_days
 from bot.commands.permissions import member_of
 from bot.commands.replies import MAX_ALT, report_embed
 from bot.posts.attendance import attendance, event_title, plans
@@ -32,8 +33,10 @@ from bot.posts.posting import NO_MENTIONS, Post, ScheduledReports, Settle, displ
 from bot.posts.schedule import CATCH_UP, Occurrence, latest_occurrence, next_end, occurrences, parse_hhmm
 from bot.render import models
 from bot.render.alt import alt_event_hour
+from bot.reports.context import member_names
 from db import events as repo
 from db.guilds import GuildSettings, get_settings
+from db.posted import posted_keys
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -52,10 +55,15 @@ def build_report(
     flags: dict[int, npt.NDArray[np.bool_]],
     channels: dict[int, str],
     tz: str,
+    names: dict[int, str] | None = None,
 ) -> tuple[models.EventHourReport, discord.Embed, str]:
-    """The render model, the embed (minutes per member, one line each) and the alt text."""
+    """The render model, the embed (minutes per member, one line each) and the alt text.
+
+    ``names`` holds the names of members who left since (``Ana (left)``).
+    """
+    known = names or {}
     people = sorted(
-        (models.EventAttendee(display_name(guild, u), row.astype(bool), u) for u, row in flags.items()),
+        (models.EventAttendee(known.get(u) or display_name(guild, u), row.astype(bool), u) for u, row in flags.items()),
         key=lambda a: (-a.minutes, a.name.lower(), a.id),
     )
     model = models.EventHourReport(
@@ -97,7 +105,7 @@ class Events(ScheduledReports):
         by_id = {e.id: e for e in events}
         cutoff = now - SETTLE
         due = [o for e in plans(events) for o in occurrences(e, now - CATCH_UP, cutoff, tz)]
-        done = await repo.posted_keys(self.bot.engine, guild.id, KIND, [o.key for o in due])
+        done = await posted_keys(self.bot.engine, guild.id, KIND, [o.key for o in due])
         for occ in sorted((o for o in due if o.key not in done), key=lambda o: (o.end, o.event_id)):
             await pending.once()
             await self.post_occurrence(guild, settings, by_id[occ.event_id], occ)
@@ -113,7 +121,8 @@ class Events(ScheduledReports):
             flags, channels = await attendance(self.bot, guild, event, occ)
             if not flags:
                 return None  # nobody attended: nothing to post, the claim records it as handled
-            model, embed, alt = build_report(guild, event, occ, flags, channels, settings.timezone)
+            names = await member_names(self.bot, guild, flags)
+            model, embed, alt = build_report(guild, event, occ, flags, channels, settings.timezone, names)
             return Post("event_hour", model, alt, embed)
 
         return await self.post_once(guild, settings, occ.key, self.now(), build)
@@ -125,6 +134,7 @@ class Events(ScheduledReports):
         date="Day the event started, YYYY-MM-DD (default: the latest event)",
         start="Start time of the event, HH:MM (default: the latest that day)",
     )
+    @image_cooldown
     async def report(self, interaction: discord.Interaction, date: str | None = None, start: str | None = None) -> None:
         """Minute-by-minute presence at an event, and minutes per member."""
         caller = member_of(interaction)
@@ -149,11 +159,42 @@ class Events(ScheduledReports):
         if not flags:
             raise NothingRecorded(f"Nobody attended the event of {occ.local_start:%Y-%m-%d %H:%M}.")
         await interaction.response.defer(thinking=True)
-        model, embed, alt = build_report(guild, event, occ, flags, channels, settings.timezone)
+        names = await member_names(self.bot, guild, flags)
+        model, embed, alt = build_report(guild, event, occ, flags, channels, settings.timezone, names)
         png = await self.bot.render_pool.render("event_hour", model)
         embed.set_image(url="attachment://event_hour.png")
         file = discord.File(io.BytesIO(png), filename="event_hour.png", description=alt[:MAX_ALT])
         await interaction.followup.send(embed=embed, file=file, allowed_mentions=NO_MENTIONS)
+
+    @report.autocomplete("date")
+    async def report_date_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The last two weeks' days in the server's timezone, today first."""
+        if interaction.guild_id is None:
+            return []
+        try:
+            settings = await get_settings(self.bot.engine, interaction.guild_id)
+        except Exception:  # an autocomplete never fails loudly: no suggestions
+            log.warning("event date autocomplete failed in guild %s", interaction.guild_id, exc_info=True)
+            return []
+        return recent_days(self.now(), parse_timezone(settings.timezone), current)
+
+    @report.autocomplete("start")
+    async def report_start_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The configured events' start times, with their length and name."""
+        if interaction.guild_id is None:
+            return []
+        try:
+            events = await repo.list_events(self.bot.engine, interaction.guild_id)
+        except Exception:  # an autocomplete never fails loudly: no suggestions
+            log.warning("event start autocomplete failed in guild %s", interaction.guild_id, exc_info=True)
+            return []
+        starts = sorted({(e.start_time, e.minutes, e.name or "") for e in events})
+        words = [(s, " · ".join(filter(None, (s, f"{m} min", n)))[:100]) for s, m, n in starts]
+        return matching([app_commands.Choice(name=w, value=s) for s, w in words], current)
 
 
 def _parse_date(value: str) -> date:

@@ -11,14 +11,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES
+from bot.analytics.periods import DEFAULT_PERIOD
 from bot.commands.errors import NothingRecorded, UserError
+from bot.commands.options import image_cooldown, period_choices
 from bot.commands.permissions import member_of
 from bot.commands.replies import leaderboard_lines, report_embed, send_report
 from bot.render import models
 from bot.render.alt import alt_invites
 from bot.reports.builders import check_options, read_span, render_period
-from bot.reports.context import guild_period, member_name
+from bot.reports.context import guild_period, member_names, with_coverage
 from db.privacy import is_opted_out
 
 if TYPE_CHECKING:
@@ -35,8 +36,9 @@ class InviteReport(commands.Cog):
 
     @app_commands.command(name="invites", description="Invites, joins by inviter and how many stayed")
     @app_commands.describe(member="Only this inviter", period="Time span (default 7d)")
-    @app_commands.choices(period=[app_commands.Choice(name=p, value=p) for p in PERIOD_CHOICES])
+    @app_commands.choices(period=period_choices())
     @app_commands.guild_only()
+    @image_cooldown
     async def invites(
         self, interaction: discord.Interaction, member: discord.User | None = None, period: str = DEFAULT_PERIOD
     ) -> None:
@@ -58,12 +60,12 @@ class InviteReport(commands.Cog):
             raise NothingRecorded(f"No invites or joins were recorded {who} in this period.")
         await interaction.response.defer(thinking=True)
         rows = figures.inviters
+        names = await member_names(self.bot, guild, (r.inviter_id for r in rows[:SHOWN]))
         model = models.InviteReport(
             guild_name=guild.name,
             period=render_period(span_period),
             inviters=tuple(
-                models.InviterRow(member_name(guild, r.inviter_id), r.invites, r.joins, r.stayed, r.inviter_id)
-                for r in rows[:SHOWN]
+                models.InviterRow(names[r.inviter_id], r.invites, r.joins, r.stayed, r.inviter_id) for r in rows[:SHOWN]
             ),
             vanity_joins=figures.vanity_joins,
             unknown_joins=figures.unknown_joins,
@@ -81,7 +83,7 @@ class InviteReport(commands.Cog):
                 "Unknown joins": figures.unknown_joins,
             },
             description=leaderboard_lines([(r.inviter_id, r.joins) for r in rows if r.joins][:SHOWN]) or None,
-            footer=model.period.describe(),
+            footer=await with_coverage(self.bot, guild.id, span_period, model.period.describe()),
         )
         await send_report(self.bot, interaction, kind="invites", model=model, alt=alt_invites(model), embed=embed)
 

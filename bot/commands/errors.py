@@ -59,10 +59,24 @@ def message_for(error: BaseException) -> str:
     return "Something went wrong on our side; it has been logged. Please try again later."
 
 
+async def drop_public_placeholder(interaction: discord.Interaction) -> None:
+    """Delete a public "thinking…" message left by a deferral, so that an error can follow ephemerally.
+
+    The first follow-up of a deferral takes the deferral's visibility: answering a public
+    deferral with an ephemeral error would show the error to the whole channel.
+    """
+    if interaction.response.type is not discord.InteractionResponseType.deferred_channel_message:
+        return
+    original = await interaction.original_response()
+    if original.flags.loading and not original.flags.ephemeral:
+        await interaction.delete_original_response()
+
+
 async def reply_error(interaction: discord.Interaction, text: str) -> None:
     """Answer ephemerally, whether or not the interaction was already answered or deferred."""
     try:
         if interaction.response.is_done():
+            await drop_public_placeholder(interaction)
             await interaction.followup.send(text, ephemeral=True)
         else:
             await interaction.response.send_message(text, ephemeral=True)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.commands.views import period_buttons
+
 if TYPE_CHECKING:
     from bot.app import StatsBot
 
@@ -60,10 +62,22 @@ async def send_report(
     alt: str,
     embed: discord.Embed,
     filename: str | None = None,
+    ephemeral: bool = False,
 ) -> None:
-    """Render ``model`` off the event loop and send it with ``embed`` (the interaction was deferred)."""
+    """Render ``model`` off the event loop and send it with ``embed`` (the interaction was deferred).
+
+    Members' avatars and custom emojis' images are put into the model first (bot/reports/assets.py).
+    """
+    model = await bot.assets.decorate(bot, interaction.guild, model)
     png = await bot.render_pool.render(kind, model)
     name = filename or f"{kind}.png"
     embed.set_image(url=f"attachment://{name}")
     file = discord.File(io.BytesIO(png), filename=name, description=alt[:MAX_ALT])
-    await interaction.followup.send(embed=embed, file=file)
+    # Buttons to switch the period without retyping the command (bot/commands/views.py).
+    buttons = period_buttons(interaction)
+    if buttons is None:
+        await interaction.followup.send(embed=embed, file=file, ephemeral=ephemeral)
+        return
+    buttons.message = await interaction.followup.send(
+        embed=embed, file=file, ephemeral=ephemeral, view=buttons, wait=True
+    )

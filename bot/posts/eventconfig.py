@@ -7,11 +7,15 @@ ranges of them (``mon-fri``, ``fri-mon`` wraps). Stored as a bitmask, bit 0 = Mo
 
 ``channels`` accepts voice-channel mentions or ids (``<#123> <#456>``), or a
 name pattern with ``*`` and ``?`` (``Study*``), matched case-insensitively.
+
+``name`` (optional, shown in the event's reports) is one line of at most 60
+characters, surrounding spaces dropped.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
@@ -24,6 +28,7 @@ WEEKENDS: Final = 0b1100000
 DEFAULT_MINUTES: Final = 60
 MAX_MINUTES: Final = 1440
 MAX_PATTERN: Final = 100
+MAX_NAME: Final = 60
 DAY_ABBR: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_NAMES: Final = {
     **{d.lower(): i for i, d in enumerate(DAY_ABBR)},
@@ -136,3 +141,18 @@ def parse_channels(value: str | None) -> ChannelSpec:
     if len(text) > MAX_PATTERN or any(c in text for c in "<>@#\n"):
         raise InvalidEventOption("That is not a channel name pattern; use e.g. Study* or mention voice channels.")
     return ChannelSpec(pattern=text)
+
+
+def parse_name(value: str | None) -> str | None:
+    """The event's name for its reports: one line of 1 to 60 characters, or None when not given."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        raise InvalidEventOption("An event name cannot be blank; leave the option out for no name.")
+    # splitlines knows every line break (\r, \u2028, …); a title is drawn on one line.
+    if len(text.splitlines()) > 1 or any(unicodedata.category(c) == "Cc" for c in text):
+        raise InvalidEventOption("An event name must be one line of text, without line breaks or tabs.")
+    if len(text) > MAX_NAME:
+        raise InvalidEventOption(f"An event name has at most {MAX_NAME} characters; this one has {len(text)}.")
+    return text

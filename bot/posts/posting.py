@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.commands.replies import MAX_ALT
 from bot.loops import stopped_within
-from db import events as claims
+from db import posted as claims
 from db.errors import is_transient
 from db.guilds import GuildSettings
 

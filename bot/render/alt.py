@@ -16,6 +16,7 @@ import numpy as np
 from bot.render.models import (
     WEEKDAYS,
     ActivitySeries,
+    Change,
     ChannelReport,
     EmojiReport,
     EmojiUse,
@@ -23,6 +24,7 @@ from bot.render.models import (
     EventHourReport,
     InviteReport,
     LeaderboardReport,
+    MemberGrowth,
     MentorReport,
     RankedItem,
     ServerReport,
@@ -101,6 +103,33 @@ def _activity(series: ActivitySeries) -> list[str]:
     return out
 
 
+def delta_text(change: Change, compared_with: str) -> str:
+    """A figure against the previous period: ``+12 % vs previous 7 days``, ``new``, ``no change``."""
+    pct = change.pct
+    if pct is None:
+        return f"new: none in the {compared_with}" if change.value else f"none, as in the {compared_with}"
+    if round(pct) == 0:
+        return f"no change vs {compared_with}" if change.value == change.previous else f"±0 % vs {compared_with}"
+    return f"{'+' if pct > 0 else '-'}{abs(pct):.0f} % vs {compared_with}"
+
+
+def changes_sentence(changes: Sequence[Change], compared_with: str) -> str:
+    """``Change: Messages +12 % vs previous 7 days (3,668 against 3,275), …`` for the alt text."""
+    if not changes:
+        return ""
+    parts = [
+        f"{c.name} {delta_text(c, compared_with)} ({fmt_int(c.value)} against {fmt_int(c.previous)})" for c in changes
+    ]
+    return "Change: " + "; ".join(parts) + "."
+
+
+def growth_sentence(growth: MemberGrowth | None) -> str:
+    """``Members: 12 joined, 7 left, net +5.``"""
+    if growth is None:
+        return ""
+    return f"Members: {growth.joins} joined, {growth.leaves} left, net {growth.net_text}."
+
+
 def alt_server(model: ServerReport) -> str:
     """Alt text of the /stats server image."""
     where = f" in #{model.channel_name}" if model.channel_name else ""
@@ -109,6 +138,8 @@ def alt_server(model: ServerReport) -> str:
             f"Server activity of {model.guild_name}{where}, {model.period.describe()}.",
             f"Messages: {fmt_int(model.messages)}. Voice minutes: {fmt_int(model.voice_minutes)}.",
             f"Active members: {fmt_int(model.active_members)}.",
+            growth_sentence(model.growth),
+            changes_sentence(model.changes, model.compared_with),
             *_activity(model.series),
             f"Top channels: {ranked(model.top_channels[:5], 'messages', '#')}." if model.top_channels else "",
             f"Top members: {ranked(model.top_members[:5], 'messages')}." if model.top_members else "",
@@ -138,6 +169,7 @@ def alt_user(model: UserReport) -> str:
         [
             f"Member card of {model.display_name} in {model.guild_name}, {model.period.describe()}.",
             f"Messages: {fmt_int(model.messages)}. Voice minutes: {fmt_int(v.total)}.",
+            changes_sentence(model.changes, model.compared_with),
             rank,
             f"Voice by state: active {fmt_int(v.active)}, muted {fmt_int(v.muted)}, "
             f"deafened {fmt_int(v.deafened)}, alone {fmt_int(v.alone)} minutes; "
@@ -156,6 +188,7 @@ def alt_channel(model: ChannelReport) -> str:
             f"Channel card of #{model.channel_name} in {model.guild_name}, {model.period.describe()}.",
             f"Messages: {fmt_int(model.messages)}. Voice minutes: {fmt_int(model.voice_minutes)}.",
             f"Active members: {fmt_int(model.active_members)}.",
+            changes_sentence(model.changes, model.compared_with),
             *_activity(model.series),
             f"Top members: {ranked(model.top_members[:10], 'messages')}." if model.top_members else "",
         ]
@@ -217,7 +250,9 @@ def alt_event_hour(model: EventHourReport) -> str:
         [
             f"Event-hour report of {model.guild_name}: {model.event_name}, "
             f"{start:%a %d %b %Y} {start:%H:%M}–{end:%H:%M} ({model.timezone}).",
-            f"Members present: {len(people)}. Member-minutes: {fmt_int(total)}.",
+            f"Members present: {len(people)}. Average minutes: {total / len(people) if people else 0:.0f}. "
+            f"Stayed all {model.minutes} minutes: {sum(1 for a in people if a.minutes >= model.minutes)}. "
+            f"Member-minutes: {fmt_int(total)}.",
             f"Minutes present per member: {per}." if people else "Nobody was present.",
         ]
     )
@@ -234,6 +269,15 @@ def change_text(total: WeeklyTotal) -> str:
     return f"{arrow} {abs(pct):.1f}% vs last week"
 
 
+def absent_text(model: WeeklyReport, never: str) -> str:
+    """The never-present sentence: the names, everyone attended, or no event took place."""
+    if not model.events_held:
+        return "No event took place this week, so nobody is listed as never present."
+    if model.never_present:
+        return f"Never present at any of the {model.events_held} events ({len(model.never_present)}): {never}."
+    return f"Everyone attended at least one of the {model.events_held} events."
+
+
 def alt_weekly(model: WeeklyReport) -> str:
     """Alt text of the weekly summary."""
     totals = " ".join(
@@ -248,9 +292,7 @@ def alt_weekly(model: WeeklyReport) -> str:
             f"Top by messages: {ranked(model.top_messages[:5], 'messages')}." if model.top_messages else "",
             f"Top by voice: {ranked(model.top_voice[:5], 'minutes')}." if model.top_voice else "",
             f"Event attendance in minutes: {ranked(model.attendance[:8], 'minutes')}." if model.attendance else "",
-            f"Never present at an event ({len(model.never_present)}): {never}."
-            if model.never_present
-            else "Everyone attended at least one event.",
+            absent_text(model, never),
         ]
     )
 
@@ -279,9 +321,10 @@ def alt_mentor(model: MentorReport) -> str:
     return clip(
         [
             f"Mentor card of {model.display_name} in {model.guild_name}, {model.period.describe()}.",
-            f"Drop-off risk: {model.risk}. {model.risk_reason}",
+            f"Drop-off risk: {model.risk}. {model.risk_reason.rstrip('.')}.",
+            # Active voice only, as the card says ("active voice").
+            f"Messages: {fmt_int(model.messages)}. Active voice minutes: {fmt_int(model.voice_minutes)}.",
             f"Engagement score: {model.engagement} of 100.",
-            f"Messages: {fmt_int(model.messages)}. Voice minutes: {fmt_int(model.voice_minutes)}.",
             f"Active days: {model.active_days} of {model.period_days}.",
             f"Current streak: {model.current_streak} days; longest streak: {model.longest_streak} days.",
             f"Regularity: {model.regularity:.0%} of days active, spread over the week {model.weekday_spread:.0%}.",

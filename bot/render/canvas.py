@@ -7,7 +7,6 @@ everything but anti-aliased curves is drawn here; ``plot`` supplies the curves.
 from __future__ import annotations
 
 import functools
-import io
 import logging
 import struct
 import zlib
@@ -37,6 +36,8 @@ class Bar:
     value_text: str
     avatar: tuple[int, bytes | None] | None = None  # (user id, PNG bytes) for a member row
     icon: str | None = None  # a glyph in its own column before the label ("" leaves the slot empty)
+    emoji: str | None = None  # an emoji for the icon column: drawn in colour (or from ``emoji_png``)
+    emoji_png: bytes | None = None  # a custom emoji's image
 
 
 def nice_step(vmax: float, count: int = 4) -> float:
@@ -143,33 +144,33 @@ class Canvas:
         width = self.size[0]
         self.draw.rectangle((0, 0, width, 5), fill=t.accent)
         kind_w = th.text_width(kind.upper(), th.font(th.SMALL_PX, "bold"))
-        self.text((width - th.MARGIN, 30), kind.upper(), th.SMALL_PX, weight="bold", colour=t.accent, anchor="ra")
+        self.text((width - th.MARGIN, 28), kind.upper(), th.SMALL_PX, weight="bold", colour=t.accent, anchor="ra")
         self.text(
-            (th.MARGIN, 22),
+            (th.MARGIN, 18),
             th.safe_text(title, "Server"),
             th.TITLE_PX,
             weight="bold",
             max_width=width - 3 * th.MARGIN - kind_w,
         )
-        self.text((th.MARGIN, 66), subtitle, th.SUBTITLE_PX, colour=t.text_muted, max_width=width - 2 * th.MARGIN)
+        self.text((th.MARGIN, 64), subtitle, th.SUBTITLE_PX, colour=t.text_muted, max_width=width - 2 * th.MARGIN)
 
     def panel(self, box: Box, title: str | None = None, note: str | None = None) -> Box:
         """A rounded surface with an optional title (and a note at its right); returns the inner box."""
         self.draw.rounded_rectangle(box, radius=12, fill=self.theme.surface)
         left, top, right, bottom = box
         if title is None:
-            return (left + 18, top + 16, right - 18, bottom - 16)
+            return (left + 16, top + 14, right - 16, bottom - 14)
+        heading = th.font(th.HEADING_PX, "bold")
+        room = right - left - 32
         note_w = 0
-        if note:
-            note_w = self.text((right - 18, top + 16), note, th.SMALL_PX, colour=self.theme.text_dim, anchor="ra")
-        self.text(
-            (left + 18, top + 14),
-            title,
-            th.HEADING_PX,
-            weight="bold",
-            max_width=right - left - 36 - note_w - 12,
-        )
-        return (left + 18, top + 50, right - 18, bottom - 16)
+        # The note gives way to the title: a panel too narrow for both shows the title alone.
+        if note and th.text_width(note, th.font(th.SMALL_PX)) + 16 + th.text_width(title, heading) <= room:
+            note_w = self.text(
+                (right - 16, top + 16), note, th.SMALL_PX, colour=self.theme.text_dim, anchor="ra", max_width=room
+            )
+        title_room = room - note_w - (16 if note_w else 0)
+        self.text((left + 16, top + 12), title, th.HEADING_PX, weight="bold", max_width=title_room)
+        return (left + 16, top + 54, right - 16, bottom - 14)
 
     def stat_tile(
         self,
@@ -190,14 +191,14 @@ class Canvas:
         left, top, right, bottom = box
         self.draw.rounded_rectangle(box, radius=12, fill=t.surface)
         self.draw.rounded_rectangle((left, top + 14, left + 5, bottom - 14), radius=2, fill=colour)
-        inner = right - left - 40
-        block = 22 + th.FIGURE_PX + (28 if (sub_space if sub_space is not None else sub) else 0)
-        y = top + max(12, (bottom - top - block) // 2 - 2)
-        self.text((left + 22, y), label, th.SMALL_PX, colour=t.text_muted, max_width=inner)
-        self.text((left + 22, y + 20), value, th.FIGURE_PX, weight="bold", max_width=inner)
+        inner = right - left - 36
+        block = 30 + th.FIGURE_PX + (34 if (sub_space if sub_space is not None else sub) else 0)
+        y = top + max(10, (bottom - top - block) // 2)
+        self.text((left + 20, y), label, th.SMALL_PX, colour=t.text_muted, max_width=inner)
+        self.text((left + 20, y + 28), value, th.FIGURE_PX, weight="bold", max_width=inner)
         if sub:
             self.text(
-                (left + 22, y + 20 + th.FIGURE_PX + 10),
+                (left + 20, y + 28 + th.FIGURE_PX + 10),
                 sub,
                 th.SMALL_PX,
                 weight="bold" if sub_colour else "regular",
@@ -245,15 +246,20 @@ class Canvas:
         mask = _circle_mask(diameter)
         picture: Image.Image | None = None
         if png:
-            try:
-                with Image.open(io.BytesIO(png)) as source:
-                    picture = source.convert("RGB").resize((diameter, diameter), Image.Resampling.LANCZOS)
-            except (OSError, ValueError) as exc:
-                log.warning("Unreadable avatar for user %s: %s", user_id, exc)
+            # Decoded and scaled once per image and size (th.picture's cache): avatars repeat across reports.
+            decoded = th.picture(png, diameter)
+            if decoded is None:
+                log.warning("Unreadable avatar for user %s", user_id)
+            else:
+                picture = Image.new("RGB", (diameter, diameter), self.theme.surface)
+                picture.paste(decoded, (0, 0), decoded)
         if picture is None:
             picture = Image.new("RGB", (diameter, diameter), th.user_colour(user_id))
             letters = th.initials(name)
             size = int(diameter * (0.42 if len(letters) == 1 else 0.36))
+            if size < th.SMALL_PX:
+                # A small avatar holds one letter at the smallest legible size rather than two unreadable ones.
+                letters, size = letters[:1], th.SMALL_PX
             ImageDraw.Draw(picture).text(
                 (diameter / 2, diameter / 2),
                 letters,
@@ -264,28 +270,41 @@ class Canvas:
         self.image.paste(picture, xy, mask)
 
     # Bars ---------------------------------------------------------------------------
-    def hbars(self, box: Box, bars: Sequence[Bar], *, label_w: int | None = None, row_h: int = 0) -> None:
-        """Horizontal bars, one row per item: label, (stacked) bar, value at the right end."""
+    def hbars(
+        self,
+        box: Box,
+        bars: Sequence[Bar],
+        *,
+        label_w: int | None = None,
+        row_h: int = 0,
+        scale_max: float | None = None,
+    ) -> None:
+        """Horizontal bars, one row per item: label, (stacked) bar, value at the right end.
+
+        ``scale_max`` is the value of a full bar, when several lists share one scale
+        (the two columns of a leaderboard); by default the longest bar of this list.
+        """
         t = self.theme
         left, top, right, bottom = box
         if not bars:
             self.empty_note(box)
             return
         row_h = row_h or min(48, (bottom - top) // len(bars))
-        size = th.BODY_PX if row_h >= 34 else th.SMALL_PX
+        size = th.BODY_PX if row_h >= 44 else th.SMALL_PX
         fnt = th.font(size)
         value_fnt = th.font(size, "bold")
         with_avatar = any(bar.avatar for bar in bars)
-        avatar_d = min(row_h - 8, 32) if with_avatar else 0
-        icon_w = 32 if any(bar.icon is not None for bar in bars) else 0
-        value_w = max(th.text_width(bar.value_text, value_fnt) for bar in bars) + 12
+        avatar_d = min(row_h - 8, 34) if with_avatar else 0
+        icon_w = 38 if any(bar.icon is not None or bar.emoji is not None for bar in bars) else 0
+        icon_d = min(row_h - 6, 32)
+        value_w = max(th.text_width(bar.value_text, value_fnt) for bar in bars) + 10
         if label_w is None:
             longest = max(th.text_width(bar.label, fnt) for bar in bars)
             label_w = min(longest + 14, int((right - left) * 0.5))
         bar_left = left + avatar_d + (10 if avatar_d else 0) + icon_w + label_w
-        bar_span = max(right - value_w - bar_left, 10)
-        vmax = max((sum(v for v, _ in bar.segments) for bar in bars), default=0.0) or 1.0
-        thickness = max(8, int(row_h * 0.5))
+        bar_span = max(right - value_w - bar_left, 24)
+        vmax = scale_max or max((sum(v for v, _ in bar.segments) for bar in bars), default=0.0) or 1.0
+        thickness = max(10, int(row_h * 0.45))
         for i, bar in enumerate(bars):
             cy = top + i * row_h + row_h // 2
             x = left
@@ -294,8 +313,15 @@ class Canvas:
                 self.avatar((x, cy - avatar_d // 2), avatar_d, uid, bar.label, png)
                 x += avatar_d + 10
             if icon_w:
-                if bar.icon:
-                    self.draw.text((x + 11, cy), bar.icon, font=fnt, fill=t.text, anchor="mm")
+                picture = None
+                if bar.emoji_png is not None:
+                    picture = th.picture(bar.emoji_png, icon_d)
+                elif bar.emoji is not None:
+                    picture = th.emoji_image(bar.emoji, icon_d)
+                if picture is not None:
+                    self.image.paste(picture, (x, cy - icon_d // 2), picture)
+                elif bar.icon:
+                    self.draw.text((x + icon_d // 2, cy), bar.icon, font=fnt, fill=t.text, anchor="mm")
                 x += icon_w
             self.draw.text(
                 (x, cy), th.fit_text(th.drawable(bar.label), fnt, label_w - 14), font=fnt, fill=t.text, anchor="lm"
@@ -322,24 +348,25 @@ class Canvas:
         """Coloured squares with labels in a row; returns the right edge."""
         x, y = xy
         for label, colour in entries:
-            self.draw.rounded_rectangle((x, y - 7, x + 14, y + 7), radius=3, fill=colour)
-            x += 20 + self.text((x + 20, y), label, size, colour=self.theme.text_muted, anchor="lm") + 22
+            self.draw.rounded_rectangle((x, y - 8, x + 16, y + 8), radius=3, fill=colour)
+            x += 24 + self.text((x + 24, y), label, size, colour=self.theme.text_muted, anchor="lm") + 24
         return x
 
     # Heatmap ------------------------------------------------------------------------
     def heatmap(self, box: Box, matrix: FloatArray, *, unit: str = "activity") -> None:
-        """An hour-of-week heatmap: 7 rows Mon..Sun, 24 columns, hour labels along the bottom."""
+        """An hour-of-week heatmap: 7 rows Mon..Sun, 24 columns, hour labels along the bottom, a scale under them."""
         t = self.theme
         left, top, right, bottom = box
         values = np.nan_to_num(np.asarray(matrix, dtype=np.float64).reshape(7, 24))
-        label_w = 48
-        legend_h = 26
+        fnt = th.font(th.SMALL_PX)
+        label_w = th.text_width("Mon", fnt) + 12
+        legend_h = 34
+        hours_h = 30
         grid_left = left + label_w
         cell_w = (right - grid_left) / 24
-        cell_h = (bottom - top - 26 - legend_h) / 7
+        cell_h = (bottom - top - hours_h - legend_h) / 7
         gap = 2 if cell_w >= 12 else 1
         vmax = float(values.max()) or 1.0
-        fnt = th.font(th.SMALL_PX)
         for row in range(7):
             y0 = top + row * cell_h
             self.draw.text((left, y0 + cell_h / 2), WEEKDAYS[row], font=fnt, fill=t.text_muted, anchor="lm")
@@ -349,17 +376,24 @@ class Canvas:
                 x0 = grid_left + col * cell_w
                 self.draw.rectangle((int(x0), int(y0), int(x0 + cell_w) - gap, int(y0 + cell_h) - gap), fill=colour)
         label_y = top + 7 * cell_h + 4
-        for hour in range(0, 24, 3):
+        # A label every 3 hours when the cells are wide enough for it, else every 6.
+        every = 3 if cell_w * 3 >= th.text_width("00h", fnt) + 12 else 6
+        for hour in range(0, 24, every):
             self.draw.text((grid_left + hour * cell_w, label_y), f"{hour:02d}h", font=fnt, fill=t.text_dim, anchor="la")
-        # Scale: from no activity to the busiest hour.
+        # Scale: from no activity to the busiest hour (the scale gives way when the line is short).
         ly = bottom - legend_h // 2 + 2
-        x = self.text((grid_left, ly), "Less", th.SMALL_PX, colour=t.text_dim, anchor="lm") + grid_left + 8
-        for step in range(6):
-            colour = heat_colour(t, step / 5)
-            self.draw.rectangle((x, ly - 7, x + 14, ly + 7), fill=colour)
-            x += 17
-        x += self.text((x + 6, ly), "More", th.SMALL_PX, colour=t.text_dim, anchor="lm") + 6
-        self.text((right, ly), f"busiest hour: {th.fmt_int(vmax)} {unit}", th.SMALL_PX, colour=t.text_dim, anchor="rm")
+        busiest = f"busiest hour: {th.fmt_int(vmax)} {unit}"
+        busiest_w = th.text_width(busiest, fnt)
+        scale_w = th.text_width("Less", fnt) + th.text_width("More", fnt) + 6 * 19 + 28
+        x = left
+        if x + scale_w + 24 + busiest_w <= right:
+            x += self.text((x, ly), "Less", th.SMALL_PX, colour=t.text_dim, anchor="lm") + 8
+            for step in range(6):
+                colour = heat_colour(t, step / 5)
+                self.draw.rectangle((x, ly - 8, x + 16, ly + 8), fill=colour)
+                x += 19
+            self.text((x + 6, ly), "More", th.SMALL_PX, colour=t.text_dim, anchor="lm")
+        self.text((right, ly), busiest, th.SMALL_PX, colour=t.text_dim, anchor="rm", max_width=right - left)
 
     # Output -------------------------------------------------------------------------
     def png(self) -> bytes:

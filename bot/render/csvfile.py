@@ -1,4 +1,4 @@
-"""CSV export formatting (README → Reference → CSV export): columns, cells, and the spooled file that becomes the attachment.
+"""CSV export formatting (README → Reference → CSV export): columns, cells, the spooled attachment file.
 
 Cells: times are ISO 8601 in UTC to the second (``2026-11-22T16:00:00+00:00``), ids
 and counts are decimal strings, ``None`` is an empty cell. RFC 4180: lines end with
@@ -36,6 +36,8 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "emojis": ("hour_utc", "channel_id", "user_id", "emoji", "kind", "count"),
     "apps": ("hour_utc", "channel_id", "user_id", "application_id", "command", "count"),
     "invites": ("joined_at_utc", "user_id", "invite_code", "inviter_id", "left_at_utc"),
+    # The gaps in live tracking (``kind``: ``offline`` or ``disconnected``), #16.
+    "coverage": ("from_utc", "to_utc", "kind", "messages_recovered"),
 }
 DATASETS: Final = tuple(COLUMNS)
 SPOOL_BYTES: Final = 8 * 1024 * 1024

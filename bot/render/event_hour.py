@@ -13,21 +13,19 @@ from bot.render.canvas import Canvas
 from bot.render.models import EventHourReport, to_zone
 from bot.render.theme import DARK, EVENT_HOUR_WIDTH, MARGIN, Theme
 
-SUMMARY_TOP = th.HEADER_H + 10
-SUMMARY_H = 100
-PANEL_TOP = SUMMARY_TOP + SUMMARY_H + 16
-TICKS_H = 84  # panel title and minute labels above the grid
-LEGEND_H = 56
+SUMMARY_TOP = th.HEADER_H + 6
+SUMMARY_H = 124
+PANEL_TOP = SUMMARY_TOP + SUMMARY_H + 12
+TICKS_H = 92  # panel title and minute labels above the grid
+LEGEND_H = 52
 MIN_HEIGHT = th.CHART_SIZE[1]
 
 
 def row_height(count: int) -> int:
-    """Pixels per member row: roomy for a few members, compact (still legible) for ~50."""
+    """Pixels per member row: roomy for a few members, compact (the names stay 22 px) for ~50."""
     if count <= 16:
-        return 32
-    if count <= 30:
-        return 26
-    return 22
+        return 36
+    return 30
 
 
 def event_hour_size(count: int) -> tuple[int, int]:
@@ -70,21 +68,21 @@ def render_event_hour(model: EventHourReport, *, theme: Theme = DARK) -> bytes:
     width, height = size
     start = to_zone(model.start, model.timezone)
     end = start + timedelta(minutes=minutes_total)
-    when = f"{start:%a %d %b %Y}, {start:%H:%M}–{end:%H:%M} ({model.timezone})"
+    when = f"{start:%a %d %b}, {start:%H:%M}–{end:%H:%M} ({model.timezone})"
     canvas.header(model.guild_name, f"{th.safe_text(model.event_name, 'Event')} · {when}", "Event hour")
 
     totals = [a.minutes for a in attendees]
     full = sum(1 for m in totals if m >= minutes_total)
     average = sum(totals) / count if count else 0.0
+    # Three figures that read at 400 px; the member-minutes total is in the alt text.
     tiles = (
-        ("Members present", th.fmt_int(count), theme.accent),
-        ("Average minutes", f"{average:.0f} min", theme.voice),
-        (f"Stayed all {minutes_total} minutes", th.fmt_int(full), theme.good),
-        ("Member-minutes", th.fmt_int(sum(totals)), theme.messages),
+        ("Present", th.fmt_int(count), theme.accent),
+        ("Average", f"{average:.0f} min", theme.voice),
+        (f"Stayed all {minutes_total} min", th.fmt_int(full), theme.good),
     )
-    tile_w = (width - 2 * MARGIN - 3 * 16) // 4
+    tile_w = (width - 2 * MARGIN - 2 * 12) // 3
     for i, (label, value, colour) in enumerate(tiles):
-        x0 = MARGIN + i * (tile_w + 16)
+        x0 = MARGIN + i * (tile_w + 12)
         canvas.stat_tile((x0, SUMMARY_TOP, x0 + tile_w, SUMMARY_TOP + SUMMARY_H), label, value, colour=colour)
 
     channels = ", ".join(th.safe_text(c) for c in model.channels)
@@ -92,26 +90,29 @@ def render_event_hour(model: EventHourReport, *, theme: Theme = DARK) -> bytes:
     panel = (MARGIN, PANEL_TOP, width - MARGIN, height - MARGIN)
     inner = canvas.panel(panel, "Minutes present", note)
     row_h = row_height(count)
-    size_px = th.BODY_PX if row_h >= 26 else th.SMALL_PX
+    size_px = th.BODY_PX if row_h >= 36 else th.SMALL_PX
     fnt = th.font(size_px)
     bold = th.font(size_px, "bold")
     total_w = th.text_width("000 min", bold) + 8
     longest = max((th.text_width(th.safe_text(a.name), fnt) for a in attendees), default=0)
-    name_w = min(max(longest + 16, 140), 280)
+    name_w = min(max(longest + 16, 120), 220)
     grid_left = inner[0] + name_w
-    grid_right = inner[2] - total_w - 12
+    grid_right = inner[2] - total_w - 10
     grid_top = PANEL_TOP + TICKS_H
     grid_w = grid_right - grid_left
     small = th.font(th.SMALL_PX)
 
-    # Minute ticks along the top: a label every 15 minutes, a tick every 5.
+    # Minute ticks along the top: a label every 15 minutes (30 when they would touch), a tick every 5.
+    label_every = 15 if grid_w * 15 / minutes_total >= th.text_width("00:00", small) + 16 else 30
     for minute in range(0, minutes_total + 1, 5):
         x = grid_left + grid_w * minute / minutes_total
-        major = minute % 15 == 0
+        major = minute % label_every == 0
         canvas.draw.line((int(x), grid_top - (10 if major else 5), int(x), grid_top - 2), fill=theme.text_dim)
         if major:
             label = f"{start + timedelta(minutes=minute):%H:%M}"
             anchor = "rb" if minute == minutes_total else ("lb" if minute == 0 else "mb")
+            if minute == minutes_total:
+                continue  # the end time is in the subtitle; "total" takes the right edge
             canvas.draw.text((x, grid_top - 13), label, font=small, fill=theme.text_muted, anchor=anchor)
     canvas.draw.text((inner[2], grid_top - 13), "total", font=small, fill=theme.text_muted, anchor="rb")
 

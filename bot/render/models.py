@@ -115,11 +115,44 @@ class EmojiUse:
     emoji: str
     message: int
     reaction: int
+    image_png: bytes | None = None  # a custom emoji's image, fetched through discord.py (None: drawn by name)
 
     @property
     def total(self) -> int:
         """All uses."""
         return self.message + self.reaction
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A key figure against the previous period of the same length."""
+
+    name: str  # the metric, as the embed field names it ("Messages")
+    value: float
+    previous: float
+
+    @property
+    def pct(self) -> float | None:
+        """The change in percent, None when there was nothing to compare with."""
+        return None if self.previous == 0 else (self.value - self.previous) / self.previous * 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberGrowth:
+    """Members who joined and left the guild in the period."""
+
+    joins: int
+    leaves: int
+
+    @property
+    def net(self) -> int:
+        """Joins minus leaves."""
+        return self.joins - self.leaves
+
+    @property
+    def net_text(self) -> str:
+        """The net change signed: ``+5``, ``-2``, ``0``."""
+        return f"{self.net:+d}" if self.net else "0"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -135,6 +168,9 @@ class ServerReport:
     top_channels: tuple[RankedItem, ...] = ()
     top_members: tuple[RankedItem, ...] = ()
     channel_name: str | None = None  # set when the report is narrowed to one channel
+    changes: tuple[Change, ...] = ()  # against ``compared_with``
+    compared_with: str = ""  # "previous 7 days"
+    growth: MemberGrowth | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -153,6 +189,8 @@ class UserReport:
     top_channels: tuple[RankedItem, ...] = ()
     top_emojis: tuple[EmojiUse, ...] = ()
     avatar_png: bytes | None = None
+    changes: tuple[Change, ...] = ()
+    compared_with: str = ""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -167,6 +205,8 @@ class ChannelReport:
     active_members: int
     series: ActivitySeries
     top_members: tuple[RankedItem, ...] = ()
+    changes: tuple[Change, ...] = ()
+    compared_with: str = ""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -119,7 +119,14 @@ def _time_labels(times: Sequence[datetime], step_hours: int) -> list[tuple[int, 
     stride = max(1, int(np.ceil(count / 7)))
     if count > 120:
         return [(i, f"{t:%Y}" if t.month == 1 else f"{t:%b}") for i, t in enumerate(times) if t.day == 1]
-    return [(i, f"{t:%d %b}") for i, t in enumerate(times) if i % stride == 0]
+    chosen = list(range(0, count, stride))
+    # The last day is always labelled (it is usually today); the regular label before it
+    # gives way when the two would sit too close.
+    if chosen and chosen[-1] != count - 1:
+        if count - 1 - chosen[-1] < max(1, stride * 0.6):
+            chosen.pop()
+        chosen.append(count - 1)
+    return [(i, f"{times[i]:%d %b}") for i in chosen]
 
 
 def timeseries(
@@ -130,8 +137,13 @@ def timeseries(
     curves: Sequence[Curve],
     *,
     y_ticks: int | None = None,
+    bars: bool = False,
 ) -> None:
-    """A time chart in ``box``: Pillow grid and labels, matplotlib curves."""
+    """A time chart in ``box``: Pillow grid and labels, matplotlib curves (or Pillow bars).
+
+    ``bars`` draws one bar per bucket, for totals per bucket (messages or voice minutes
+    per day): a line between two buckets would suggest activity where there was none.
+    """
     t = canvas.theme
     left, top, right, bottom = box
     count = max((len(c.values) for c in curves), default=0)
@@ -148,7 +160,7 @@ def timeseries(
     plot_left = left + label_w + 10
     plot_top = top + 10
     plot_right = right - 6
-    plot_bottom = bottom - 28
+    plot_bottom = bottom - 34
     height = plot_bottom - plot_top
     width = plot_right - plot_left
     for k, label in enumerate(labels):
@@ -156,19 +168,31 @@ def timeseries(
         canvas.draw.line((plot_left, y, plot_right, y), fill=t.grid if k else th.mix(t.grid, t.text_dim, 0.4))
         canvas.draw.text((plot_left - 10, y), label, font=fnt, fill=t.text_dim, anchor="rm")
     span = max(count - 1, 1)
-    last_end = -1.0
+    if bars:
+        span = count  # labels sit under the middle of their bar
     days_by_hour = step_hours < 24 and count > 48
+    placed: list[tuple[float, float, float, str]] = []  # (x of the bucket, label left, width, label)
     for index, label in _time_labels(times, step_hours):
-        x = plot_left + width * index / span
+        x = plot_left + width * (index + (0.5 if bars else 0.0)) / span
         w = th.text_width(label, fnt)
         # A day of hourly buckets is labelled from its midnight line; a point is labelled centred.
         x0 = x + 5 if days_by_hour else min(max(x - w / 2, plot_left - label_w), right - w)
-        if x0 < last_end + 8 or x0 + w > right:
+        if x0 + w > right:
             continue
+        placed.append((x, x0, w, label))
+    # Keep the last label (the period's end) and drop whichever labels before it would touch it.
+    kept: list[tuple[float, float, float, str]] = []
+    for item in placed:
+        if kept and item[1] < kept[-1][1] + kept[-1][2] + 8:
+            if item is not placed[-1]:
+                continue
+            while kept and item[1] < kept[-1][1] + kept[-1][2] + 8:
+                kept.pop()
+        kept.append(item)
+    for x, x0, _w, label in kept:
         if days_by_hour:
             canvas.draw.line((int(x), plot_top, int(x), plot_bottom + 22), fill=t.grid)
-        canvas.draw.text((x0, plot_bottom + 8), label, font=fnt, fill=t.text_dim, anchor="la")
-        last_end = x0 + w
+        canvas.draw.text((x0, plot_bottom + 7), label, font=fnt, fill=t.text_dim, anchor="la")
     if vmax <= 0:
         canvas.text(
             ((plot_left + plot_right) // 2, (plot_top + plot_bottom) // 2),
@@ -177,11 +201,32 @@ def timeseries(
             colour=t.text_dim,
             anchor="mm",
         )
+    if bars:
+        for curve in curves:
+            bucket_bars(canvas, (plot_left, plot_top, plot_right, plot_bottom), curve, top_value)
+        return
     for curve in curves:
         if curve.fill:
             fill_under(canvas, (plot_left, plot_top, plot_right, plot_bottom), curve, top_value)
     layer = curve_layer(width, height, curves, top_value)
     paste_layer(canvas, layer, plot_left, plot_top)
+
+
+def bucket_bars(canvas: Canvas, plot: Box, curve: Curve, ymax: float) -> None:
+    """One bar per bucket across the plot box (nothing where a bucket is zero), y from 0 to ``ymax``."""
+    left, top, right, bottom = plot
+    values = np.asarray(curve.values, dtype=np.float64)
+    if values.size == 0 or ymax <= 0:
+        return
+    slot = (right - left) / values.size
+    gap = max(1.0, slot * 0.18) if slot >= 4 else 0.0
+    for i, value in enumerate(values):
+        if value <= 0:
+            continue
+        x0 = left + i * slot + gap / 2
+        x1 = max(x0 + 1, left + (i + 1) * slot - gap / 2 - 1)
+        y = bottom - max(1, round((bottom - top) * min(value / ymax, 1.0)))
+        canvas.draw.rectangle((int(x0), int(y), int(x1), bottom), fill=curve.colour)
 
 
 def sparkline(canvas: Canvas, box: Box, values: FloatArray, colour: RGB) -> None:

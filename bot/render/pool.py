@@ -14,6 +14,8 @@ import logging
 import multiprocessing
 import os
 import sys
+import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -92,6 +94,8 @@ class RenderPool:
             raise ValueError("start_method must be 'forkserver' or 'spawn' (fork is unsafe with threads)")
         self._executor: ProcessPoolExecutor | None = None
         self._started = False
+        # Told of every render: its kind, duration in seconds and whether it succeeded (the bot's metrics).
+        self.on_render: Callable[[str, float, bool], None] | None = None
 
     @property
     def in_process(self) -> bool:
@@ -128,6 +132,18 @@ class RenderPool:
 
     async def render(self, kind: str, model: Any, *, theme: str = "dark") -> bytes:
         """PNG bytes of report ``kind`` for ``model``; a crashed pool is replaced once and the render retried."""
+        began = time.perf_counter()
+        try:
+            png = await self._render(kind, model, theme)
+        except BaseException:
+            if self.on_render is not None:
+                self.on_render(kind, time.perf_counter() - began, False)
+            raise
+        if self.on_render is not None:
+            self.on_render(kind, time.perf_counter() - began, True)
+        return png
+
+    async def _render(self, kind: str, model: Any, theme: str) -> bytes:
         if not self._started:
             await self.start()
         if self.in_process:

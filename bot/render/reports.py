@@ -9,12 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from bot.render.cards import render_mentor, render_user
-from bot.render.charts import render_channel, render_emojis, render_invites, render_leaderboard, render_server
+from bot.render.cards import MENTOR_SIZE, USER_SIZE, render_mentor, render_user
+from bot.render.charts import (
+    EMOJIS_SIZE,
+    INVITES_SIZE,
+    SERVER_SIZE,
+    leaderboard_size,
+    render_channel,
+    render_emojis,
+    render_invites,
+    render_leaderboard,
+    render_server,
+)
 from bot.render.event_hour import event_hour_size, render_event_hour
-from bot.render.models import EventHourReport
-from bot.render.theme import CARD_SIZE, CHART_SIZE, THEMES
-from bot.render.weekly import render_weekly
+from bot.render.models import EventHourReport, LeaderboardReport
+from bot.render.theme import THEMES
+from bot.render.weekly import WEEKLY_SIZE, render_weekly
 
 RENDERERS: Final[dict[str, Callable[..., bytes]]] = {
     "server": render_server,
@@ -28,15 +38,17 @@ RENDERERS: Final[dict[str, Callable[..., bytes]]] = {
     "mentor": render_mentor,
 }
 
+# Every image is CANVAS_W wide; fixed-size kinds are as tall as their stacked panels.
+# The leaderboard's entry is its width with a full 10 rows; it and event_hour grow with their rows.
 SIZES: Final[dict[str, tuple[int, int]]] = {
-    "server": CARD_SIZE,
-    "user": CARD_SIZE,
-    "channel": CARD_SIZE,
-    "leaderboard": CHART_SIZE,
-    "emojis": CHART_SIZE,
-    "invites": CHART_SIZE,
-    "weekly": CARD_SIZE,
-    "mentor": CARD_SIZE,
+    "server": SERVER_SIZE,
+    "user": USER_SIZE,
+    "channel": SERVER_SIZE,
+    "leaderboard": leaderboard_size(10),
+    "emojis": EMOJIS_SIZE,
+    "invites": INVITES_SIZE,
+    "weekly": WEEKLY_SIZE,
+    "mentor": MENTOR_SIZE,
 }
 
 
@@ -45,6 +57,9 @@ def image_size(kind: str, model: Any) -> tuple[int, int]:
     if kind == "event_hour":
         assert isinstance(model, EventHourReport)
         return event_hour_size(len(model.attendees))
+    if kind == "leaderboard":
+        assert isinstance(model, LeaderboardReport)
+        return leaderboard_size(len(model.entries))
     return SIZES[kind]
 
 

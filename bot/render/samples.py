@@ -5,13 +5,17 @@ Every model is built from a seeded generator, so the same call gives the same mo
 
 from __future__ import annotations
 
+import functools
+import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from bot.render.models import (
     ActivitySeries,
+    Change,
     ChannelReport,
     EmojiReport,
     EmojiUse,
@@ -20,6 +24,7 @@ from bot.render.models import (
     InviteReport,
     InviterRow,
     LeaderboardReport,
+    MemberGrowth,
     MentorReport,
     Period,
     RankedItem,
@@ -71,11 +76,29 @@ def _heatmap(rng: np.random.Generator, scale: float) -> np.ndarray:
     return np.round(scale * days * evening * rng.gamma(3, 1 / 3, (7, 24)))
 
 
+@functools.lru_cache(maxsize=64)
+def sample_png(seed: int, size: int = 64) -> bytes:
+    """A made-up picture (an avatar or a custom emoji's image): a two-tone disc from ``seed``."""
+    rng = _rng(seed)
+    a, b = (tuple(int(v) for v in rng.integers(40, 230, 3)) for _ in range(2))
+    image = Image.new("RGBA", (size, size))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((0, 0, size - 1, size - 1), fill=(*a, 255))
+    draw.pieslice((0, 0, size - 1, size - 1), 200, 340, fill=(*b, 255))
+    draw.ellipse((size * 0.3, size * 0.35, size * 0.7, size * 0.75), fill=(250, 250, 250, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
 def _members(rng: np.random.Generator, count: int, top: float) -> tuple[RankedItem, ...]:
-    """``count`` members with decreasing values."""
+    """``count`` members with decreasing values; every other one has an avatar (the rest show initials)."""
     values = np.sort(rng.pareto(1.6, count) + 1)[::-1]
     values = values / values[0] * top
-    return tuple(RankedItem(NAMES[i % len(NAMES)], float(round(v)), 1000 + i * 7919) for i, v in enumerate(values))
+    return tuple(
+        RankedItem(NAMES[i % len(NAMES)], float(round(v)), 1000 + i * 7919, sample_png(i) if i % 2 == 0 else None)
+        for i, v in enumerate(values)
+    )
 
 
 def server(days: int = 7, seed: int = 1) -> ServerReport:
@@ -99,6 +122,13 @@ def server(days: int = 7, seed: int = 1) -> ServerReport:
         series=ActivitySeries(period.start, step, msgs, voice),
         top_channels=tuple(RankedItem(c.name, float(c.value), c.id) for c in channels),
         top_members=_members(rng, 5, 812),
+        changes=(
+            Change("Messages", int(msgs.sum()), round(msgs.sum() / 1.12)),
+            Change("Voice minutes", round(voice.sum()), round(voice.sum() / 0.93)),
+            Change("Active members", 87, 81),
+        ),
+        compared_with=f"previous {days} days" if days > 1 else "previous 24 hours",
+        growth=MemberGrowth(joins=12, leaves=7),
     )
 
 
@@ -110,6 +140,7 @@ def user(seed: int = 2) -> UserReport:
         period=_period(30),
         user_id=4242,
         display_name="Valentina Rossi",
+        avatar_png=sample_png(7),
         messages=1284,
         voice=VoiceBreakdown(active=1710, muted=420, deafened=35, alone=260, streaming=180, video=45),
         heatmap=_heatmap(rng, 14),
@@ -118,10 +149,12 @@ def user(seed: int = 2) -> UserReport:
         top_channels=(RankedItem("general", 612, 1), RankedItem("homework-help", 401, 2), RankedItem("memes", 171, 3)),
         top_emojis=(
             EmojiUse("😂", 88, 40),
-            EmojiUse("<:pepe_cry:1122>", 31, 12),
+            EmojiUse("<:pepe_cry:1122>", 31, 12, sample_png(101)),
             EmojiUse("🎉", 9, 30),
             EmojiUse("☕", 20, 2),
         ),
+        changes=(Change("Messages", 1284, 1150), Change("Voice minutes", 2425, 2610)),
+        compared_with="previous 30 days",
     )
 
 
@@ -137,6 +170,12 @@ def channel(seed: int = 3) -> ChannelReport:
         active_members=31,
         series=ActivitySeries(base.series.start, 1, base.series.messages / 3, np.zeros_like(base.series.messages)),
         top_members=_members(_rng(seed), 10, 240),
+        changes=(
+            Change("Messages", base.messages // 3, base.messages // 4),
+            Change("Voice minutes", 0, 0),
+            Change("Active members", 31, 31),
+        ),
+        compared_with="previous 7 days",
     )
 
 
@@ -148,7 +187,10 @@ def leaderboard(count: int = 10, seed: int = 4) -> LeaderboardReport:
 def emojis(seed: int = 5) -> EmojiReport:
     """An /emojis model."""
     rng = _rng(seed)
-    uses = [EmojiUse(e, int(rng.integers(5, 300)), int(rng.integers(0, 200))) for e in EMOJIS]
+    uses = [
+        EmojiUse(e, int(rng.integers(5, 300)), int(rng.integers(0, 200)), sample_png(100 + i) if "<" in e else None)
+        for i, e in enumerate(EMOJIS)
+    ]
     return EmojiReport(GUILD, _period(30), tuple(sorted(uses, key=lambda u: -u.total)))
 
 

@@ -2,6 +2,9 @@
 
 All text is drawn with the DejaVu fonts that ship with matplotlib, through Pillow's
 basic layout engine, so that an image looks the same (byte for byte) on every host.
+Unicode emojis are drawn in colour from a colour emoji font (Debian's
+``fonts-noto-color-emoji``) through Pillow's embedded colour support; on a host
+without one the bot says so once in its log and images show the emojis' names.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import io
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -16,30 +21,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import emoji as emoji_lib
-from PIL import ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
     from matplotlib.ft2font import FT2Font
 
+log = logging.getLogger(__name__)
+
 RGB = tuple[int, int, int]
 
-# Image sizes in pixels (width, height): 16:9 for charts, 3:2 for cards. Discord shows
-# both without cropping, and a phone scales them to its width, so text is large.
-CHART_SIZE: Final = (1200, 675)
-CARD_SIZE: Final = (1200, 800)
-EVENT_HOUR_WIDTH: Final = 1200
+# Discord shows an attached image about 400 px wide (desktop chat column and phones), so
+# every image is drawn 800 px wide and every text is at least 22 px: 11 px at 400 px.
+# Cards stack their panels vertically, one or two columns, rather than shrinking type.
+CANVAS_W: Final = 800
+DISPLAY_W: Final = 400  # the width Discord shows an attachment at
+MIN_DISPLAY_PX: Final = 11  # the smallest text height at DISPLAY_W
+CHART_SIZE: Final = (CANVAS_W, 660)
+CARD_SIZE: Final = (CANVAS_W, 1066)  # the server and channel cards (bot.render.charts.SERVER_SIZE)
+EVENT_HOUR_WIDTH: Final = CANVAS_W
 PNG_COMPRESS_LEVEL: Final = 3  # zlib level: 1–3 cost the same here, 3 is smaller
 
-# Type sizes in pixels: the smallest stays legible on a phone showing 1200 px at ~400 px.
-TITLE_PX: Final = 34
-SUBTITLE_PX: Final = 20
-HEADING_PX: Final = 22
-BODY_PX: Final = 20
-SMALL_PX: Final = 17
-FIGURE_PX: Final = 40
+# Type sizes in pixels; SMALL_PX is the floor: 22 / 800 × 400 = 11 px where Discord shows it.
+TITLE_PX: Final = 36
+SUBTITLE_PX: Final = 22
+HEADING_PX: Final = 26
+BODY_PX: Final = 24
+SMALL_PX: Final = 22
+FIGURE_PX: Final = 44
 
-MARGIN: Final = 32
-HEADER_H: Final = 96
+MARGIN: Final = 20
+HEADER_H: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +225,78 @@ def emoji_glyph(token: str) -> str:
         return ""
     glyph = token.replace("\ufe0f", "")
     return glyph if len(glyph) == 1 and has_glyph(glyph) else ""
+
+
+# Where colour emoji fonts live: Debian's fonts-noto-color-emoji, other distributions, macOS.
+EMOJI_FONT_PATHS: Final = (
+    "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
+    "/usr/share/fonts/noto/NotoColorEmoji.ttf",
+    "/usr/share/fonts/google-noto-emoji/NotoColorEmoji.ttf",
+    "/usr/share/fonts/noto-emoji/NotoColorEmoji.ttf",
+    "/System/Library/Fonts/Apple Color Emoji.ttc",
+)
+EMOJI_BITMAP_PX: Final = 109  # Noto Color Emoji's bitmaps come in this one size (CBDT)
+
+
+@functools.cache
+def emoji_font() -> ImageFont.FreeTypeFont | None:
+    """The colour emoji font, or None (said once in the log: images then show emoji names)."""
+    for path in EMOJI_FONT_PATHS:
+        if Path(path).is_file():
+            try:
+                return ImageFont.truetype(path, EMOJI_BITMAP_PX)
+            except OSError:
+                log.warning("could not load the colour emoji font %s", path, exc_info=True)
+    log.warning(
+        "no colour emoji font found (on Debian: apt-get install fonts-noto-color-emoji); "
+        "report images show emoji names instead of emojis"
+    )
+    return None
+
+
+def _fitted(image: Image.Image, size: int) -> Image.Image:
+    """``image`` cropped to its ink and scaled to fit a ``size`` px square, centred on a transparent square."""
+    box = image.getbbox()
+    if box is None:
+        return Image.new("RGBA", (size, size))
+    ink = image.crop(box)
+    scale = size / max(ink.width, ink.height)
+    w, h = max(1, round(ink.width * scale)), max(1, round(ink.height * scale))
+    out = Image.new("RGBA", (size, size))
+    out.paste(ink.resize((w, h), Image.Resampling.LANCZOS), ((size - w) // 2, (size - h) // 2))
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def emoji_image(token: str, size: int) -> Image.Image | None:
+    """A unicode emoji in colour as a ``size`` px RGBA square; None for custom emojis, no font or no glyph."""
+    if _CUSTOM_EMOJI.fullmatch(token) or not emoji_lib.is_emoji(token):
+        return None
+    fnt = emoji_font()
+    if fnt is None:
+        return None
+    canvas = Image.new("RGBA", (EMOJI_BITMAP_PX * 2, EMOJI_BITMAP_PX * 2))
+    ImageDraw.Draw(canvas).text((EMOJI_BITMAP_PX // 4, EMOJI_BITMAP_PX // 4), token, font=fnt, embedded_color=True)
+    if canvas.getbbox() is None:
+        return None
+    return _fitted(canvas, size)
+
+
+@functools.lru_cache(maxsize=256)
+def picture(png: bytes, size: int) -> Image.Image | None:
+    """A custom emoji's (or any) PNG/GIF/WebP image as a ``size`` px RGBA square; None when it does not decode."""
+    try:
+        with Image.open(io.BytesIO(png)) as source:
+            source.seek(0)  # the first frame of an animated emoji
+            image = source.convert("RGBA")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return _fitted(image, size)
+
+
+def emoji_drawn(token: str) -> bool:
+    """Whether images draw this unicode emoji as a colour glyph (so that its name need not be written)."""
+    return emoji_image(token, 32) is not None
 
 
 def emoji_label(token: str) -> str:

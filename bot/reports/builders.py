@@ -6,8 +6,8 @@ bucketing is unit-tested on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from bot.analytics.periods import PERIOD_CHOICES, Period
 from bot.commands.errors import UserError
 from bot.render import models
-from db.days import HOUR_SECONDS, local_hour_index
+from db.days import HOUR_SECONDS, local_hour_index, local_midnight
 from db.reports import HourlyPoint, Span, split_period
 
 # /top metrics: (title, unit in the image, embed field name).
@@ -45,6 +45,32 @@ def check_options(period: str, metric: str | None = None, limit: int | None = No
 def render_period(period: Period) -> models.Period:
     """The header period of a report image."""
     return models.Period(period.label, period.start, period.end, period.tz.key)
+
+
+def previous_period(period: Period) -> tuple[Period, str] | None:
+    """The period of the same length just before ``period``, and its name ("previous 7 days"); None for ``all``.
+
+    ``24h`` compares with the 24 hours before; ``Nd`` with the N local days before,
+    its last day cut at the same time of day as now, so that a half-day today is
+    compared with the same half of that day.
+    """
+    if period.label == "24h":
+        return Period("24h", period.start - timedelta(hours=24), period.start, period.tz), "previous 24 hours"
+    if not period.label.endswith("d"):
+        return None
+    days = len(period.days())
+    first = period.start.astimezone(period.tz).date() - timedelta(days=days)
+    start = local_midnight(first, period.tz)
+    wall_end = period.end.astimezone(period.tz).replace(tzinfo=None) - timedelta(days=days)
+    end = min(wall_end.replace(tzinfo=period.tz).astimezone(UTC), period.start)
+    return Period(period.label, start, end, period.tz), f"previous {days} days"
+
+
+def changes(now: Mapping[str, float], before: Mapping[str, float] | None) -> tuple[models.Change, ...]:
+    """The key figures against the previous period's (none without a previous period)."""
+    if before is None:
+        return ()
+    return tuple(models.Change(name, float(value), float(before.get(name, 0.0))) for name, value in now.items())
 
 
 def read_span(period: Period, rollups: bool | None = None) -> Span:

@@ -91,13 +91,18 @@ async def history(backend: Backend, guild_id: int, channel_id: int, voice_id: in
                 for u, start, length in sessions
             ],
         )
+        event = {
+            "guild_id": guild_id,
+            "start_time": "07:00",
+            "minutes": 10,
+            "days": 0b1111111,
+            "channels": json.dumps({"ids": [voice_id]}),
+        }
+        event_id = (await conn.execute(sa.insert(t.events).values(**event).returning(t.events.c.id))).scalar_one()
+        # As /config event writes it: configured since well before the weeks reported.
         await conn.execute(
-            sa.insert(t.events).values(
-                guild_id=guild_id,
-                start_time="07:00",
-                minutes=10,
-                days=0b1111111,
-                channels=json.dumps({"ids": [voice_id]}),
+            sa.insert(t.event_history).values(
+                event_id=event_id, valid_from=WEEK_START - timedelta(days=30), valid_to=None, **event
             )
         )
         await conn.execute(
@@ -112,8 +117,10 @@ async def test_the_weekly_summary_is_posted_once_at_the_weekly_time_and_on_deman
         reports = sb.add_channel(guild, "reports")
         hall = sb.add_channel(guild, "Event Hall", kind=discord.ChannelType.voice)
         admin_role = sb.add_role(guild, "admin", permissions=discord.Permissions(manage_guild=True).value)
-        people = {n: sb.add_member(guild, n) for n in ("alice", "bob", "carol", "erin")}
-        boss = sb.add_member(guild, "boss", roles=[admin_role])
+        # Members since before the weeks reported ("never present" counts members of the time only).
+        since = WEEK_START - timedelta(days=60)
+        people = {n: sb.add_member(guild, n, joined_at=since) for n in ("alice", "bob", "carol", "erin")}
+        boss = sb.add_member(guild, "boss", roles=[admin_role], joined_at=since)
         await history(backend, guild.id, general.id, hall.id, {n: m.user.id for n, m in people.items()})
         await update_settings(backend.engine, guild.id, timezone="Europe/Berlin", report_channel_id=reports.id)
         now = [DUE.timestamp() + 30]
@@ -132,10 +139,14 @@ async def test_the_weekly_summary_is_posted_once_at_the_weekly_time_and_on_deman
             assert got["Top by messages"] == f"1. {shown(people['alice'])} 30\n2. {shown(people['bob'])} 10"
             assert got["Top by voice"] == f"1. {shown(people['bob'])} 60 min"
             assert got["Event attendance"] == f"1. {shown(people['alice'])} 10 min\n2. {shown(people['bob'])} 5 min"
-            # Everyone in the guild (the owner too) but the attendees, the opted-out member and bots.
+            # Everyone who was a member in the week but the attendees, the opted-out member and bots.
             attended = {people[n].user.id for n in ("alice", "bob", "erin")}
             absent = sorted(
-                (shown(m) for m in guild.members.values() if not m.user.bot and m.user.id not in attended),
+                (
+                    shown(m)
+                    for m in guild.members.values()
+                    if not m.user.bot and m.user.id not in attended and m.joined_at < DUE
+                ),
                 key=str.lower,
             )
             assert shown(people["carol"]) in absent and shown(boss) in absent

@@ -32,6 +32,7 @@ def test_columns_are_specs() -> None:
         "emojis": "hour_utc,channel_id,user_id,emoji,kind,count",
         "apps": "hour_utc,channel_id,user_id,application_id,command,count",
         "invites": "joined_at_utc,user_id,invite_code,inviter_id,left_at_utc",
+        "coverage": "from_utc,to_utc,kind,messages_recovered",
     }
 
 

@@ -17,7 +17,9 @@ async def test_every_tracking_extension_loads_and_unloads(harness: Harness) -> N
         "VoiceTracker",
         "InviteTracker",
         "Backfill",
+        "CatchUp",
         "PresenceTracker",
+        "MemberNames",
     }
     # One task per message for all tracking: a single on_message listener (the feed).
     assert len(bot.extra_events["on_message"]) == 1

@@ -64,7 +64,7 @@ def test_weekly_changes_and_absentees() -> None:
     text = alt_text("weekly", samples.weekly())
     assert "Messages: 6,012 (up 9.7% vs last week)" in text
     assert "Voice minutes: 18,440 (down 12.2% vs last week)" in text
-    assert "Never present at an event (7): Olu, Quinn" in text
+    assert "Never present at any of the 21 events (7): Olu, Quinn" in text
 
 
 def test_mentor_figures() -> None:

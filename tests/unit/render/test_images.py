@@ -21,7 +21,7 @@ from bot.render.models import (
     WeeklyTotal,
 )
 from bot.render.reports import RENDERERS, image_size, render
-from bot.render.theme import CARD_SIZE, CHART_SIZE, EVENT_HOUR_WIDTH
+from bot.render.theme import CANVAS_W, CARD_SIZE, CHART_SIZE, EVENT_HOUR_WIDTH
 
 SAMPLES: dict[str, Callable[[], Any]] = {kind: getattr(samples, kind) for kind in KINDS}
 LONG = "An extraordinarily long display name that goes on and on ✨ with emoji 🎉 and 中文"
@@ -50,8 +50,14 @@ def test_renders_valid_png_of_intended_size(kind: str) -> None:
 
 
 def test_size_constants() -> None:
-    assert image_size("server", samples.server()) == CARD_SIZE == (1200, 800)
-    assert image_size("leaderboard", samples.leaderboard()) == CHART_SIZE == (1200, 675)
+    # Every image is drawn 800 px wide for Discord's 400 px display (2x), cards as tall as their panels.
+    assert image_size("server", samples.server()) == image_size("channel", samples.channel()) == CARD_SIZE
+    assert CARD_SIZE[0] == CHART_SIZE[0] == EVENT_HOUR_WIDTH == 800
+    assert {image_size(kind, getattr(samples, kind)())[0] for kind in KINDS} == {800}
+    # A leaderboard is as tall as its rows: 3 rows do not sit in a frame made for 25.
+    three, ten, full = (image_size("leaderboard", samples.leaderboard(count=n)) for n in (3, 10, 25))
+    assert three[0] == ten[0] == full[0] == CHART_SIZE[0]
+    assert three[1] < ten[1] < full[1] and three[1] <= 360
     width, height = image_size("event_hour", samples.event_hour(50))
     assert width == EVENT_HOUR_WIDTH
     assert height > image_size("event_hour", samples.event_hour(5))[1]
@@ -74,12 +80,12 @@ def test_no_metadata_chunks() -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_light_theme(kind: str) -> None:
     image = decode(render(kind, SAMPLES[kind](), "light"))
-    assert image.getpixel((600, 50)) == (255, 255, 255)
+    assert image.getpixel((CANVAS_W - 5, 95)) == (255, 255, 255)
 
 
 def test_default_theme_is_dark() -> None:
     image = decode(render("server", samples.server()))
-    assert image.getpixel((600, 50)) == (49, 51, 56)
+    assert image.getpixel((CANVAS_W - 5, 95)) == (49, 51, 56)
 
 
 def _minimal(kind: str) -> Any:
@@ -196,7 +202,7 @@ def test_avatar_png_is_used() -> None:
 
 def test_broken_avatar_falls_back_to_initials() -> None:
     model = dataclasses.replace(samples.user(), avatar_png=b"not a png")
-    assert decode(render("user", model)).size == CARD_SIZE
+    assert decode(render("user", model)).size == image_size("user", model)
 
 
 def test_unknown_kind() -> None:
