@@ -1,10 +1,16 @@
 # The bot: python -m bot run (applies pending migrations, then connects).
-FROM python:3.11-slim-bookworm
+# Pinned: the same Python in every build (bump deliberately, with the tests).
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The colour emoji font report images draw emojis with (without it they show the emojis' names).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-color-emoji \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 COPY requirements.txt .

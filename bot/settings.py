@@ -1,8 +1,9 @@
-"""Settings from the environment (and ``.env``): exactly the variables of SPEC.md."""
+"""Settings from the environment (and ``.env``): the variables listed in README → Reference → Environment."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -10,10 +11,35 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/stats.db"
 _LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# Never echoed back in an error message, whatever their value.
+_SECRETS = frozenset({"DISCORD_TOKEN", "DASHBOARD_SECRET", "DASHBOARD_OAUTH_CLIENT_SECRET"})
+
+
+# The scheme every host hands out (Heroku, Render, Fly, RDS consoles); the bot speaks asyncpg.
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+# ``scheme://user:password@host``: the password is whatever lies between the first ':' after
+# the scheme's '//' and the last '@' before the host (a password may itself hold '@' or ':').
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^\s]*)@(?=[^@\s]*(?:[/\s]|$))")
 
 
 class SettingsError(Exception):
     """A misconfigured environment variable; the message names it in one line."""
+
+
+def normalise_database_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` as ``postgresql+asyncpg://``; other URLs unchanged."""
+    stripped = url.strip()
+    for scheme in _POSTGRES_SCHEMES:
+        if stripped.startswith(scheme):
+            return "postgresql+asyncpg://" + stripped[len(scheme) :]
+    return stripped
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (for messages and logs)."""
+    if "://" not in text:
+        return text
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", text)
 
 
 class Settings(BaseSettings):
@@ -37,15 +63,22 @@ class Settings(BaseSettings):
     DASHBOARD_SECRET: SecretStr | None = None
     DASHBOARD_OAUTH_CLIENT_ID: str | None = None
     DASHBOARD_OAUTH_CLIENT_SECRET: SecretStr | None = None
-    # Not in SPEC's table: where Discord's API is. Unset means the real Discord; the
+    # Not in the contract's table: days after the bot was removed from a guild (not merely
+    # unavailable) before every row of that guild is deleted; 0 keeps them forever.
+    GUILD_PURGE_DAYS: int = Field(default=30, ge=0, le=36500)
+    # Not in the contract's table: where Discord's API is. Unset means the real Discord; the
     # tests and the demo point it at the offline sandbox (http://127.0.0.1:PORT).
     DISCORD_API_URL: str | None = None
+    # Not in the contract's table either: how long one login to Discord may take before it is
+    # retried (three attempts in all, then the process exits with one line saying why).
+    DISCORD_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, v: str) -> str:
+        v = normalise_database_url(v)
         if not v.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
-            raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+            raise ValueError("must start with postgresql://, postgres://, postgresql+asyncpg:// or sqlite+aiosqlite://")
         return v
 
     @field_validator("DATABASE_READ_URL", mode="before")
@@ -53,8 +86,12 @@ class Settings(BaseSettings):
     def _database_read_url(cls, v: object) -> object:
         if v == "" or v is None:
             return None
-        if isinstance(v, str) and not v.startswith("postgresql+asyncpg://"):
-            raise ValueError("must start with postgresql+asyncpg:// (a read replica of DATABASE_URL)")
+        if isinstance(v, str):
+            v = normalise_database_url(v)
+            if not v.startswith("postgresql+asyncpg://"):
+                raise ValueError(
+                    "must start with postgresql:// or postgresql+asyncpg:// (a read replica of DATABASE_URL)"
+                )
         return v
 
     @field_validator("LOG_FORMAT")
@@ -135,6 +172,14 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _scale_out(self) -> Settings:
+        if self.REDIS_CLUSTER and not self.REDIS_URL:
+            raise ValueError("REDIS_CLUSTER=true needs REDIS_URL (any node of the Redis Cluster)")
+        if self.DATABASE_READ_URL and not self.DATABASE_URL.startswith("postgresql+asyncpg://"):
+            raise ValueError("DATABASE_READ_URL needs DATABASE_URL on PostgreSQL (the replica's primary)")
+        return self
+
     @property
     def dashboard_url(self) -> str:
         """The dashboard's public base URL (``DASHBOARD_URL``, else ``http://localhost:DASHBOARD_PORT``)."""
@@ -162,5 +207,6 @@ def load_settings(**overrides: object) -> Settings:
         if not name:  # a check across variables: the message names them
             raise SettingsError(msg) from None
         got = first.get("input")
-        shown = f" (got {got!r})" if isinstance(got, str | int | float) and name != "DISCORD_TOKEN" else ""
-        raise SettingsError(f"{name}: {msg}{shown}") from None
+        secret = name in _SECRETS
+        shown = f" (got {redact(repr(got))})" if isinstance(got, str | int | float) and not secret else ""
+        raise SettingsError(redact(f"{name}: {msg}{shown}")) from None

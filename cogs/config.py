@@ -1,36 +1,44 @@
 """/config: the server's settings (timezone, report channel, events, mentor role, weekly post, retention).
 
-Stores settings in ``guild_settings`` (db/guilds.py) and events in ``events``
-(db/config.py); no member data. Manage Server only: registered as the group's
+Stores settings in ``guild_settings`` (db/guilds.py) and events in ``events`` with
+their history (db/events.py); no member data. Manage Server only: registered as the group's
 default permission and checked in every command. Replies are short and ephemeral.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import available_timezones
 
 import discord
 from discord import app_commands
+from discord.app_commands import Choice
 from discord.ext import commands
 
+from bot.analytics.nudges import MAX_INTERVAL_DAYS, check_text, nudge_text
 from bot.analytics.periods import parse_timezone
 from bot.commands.errors import UserError
+from bot.commands.options import matching, times_of_day
 from bot.commands.permissions import require_manage
 from bot.posts.eventconfig import (
     DEFAULT_MINUTES,
     MAX_MINUTES,
+    MAX_NAME,
     ChannelSpec,
     days_text,
     parse_channels,
     parse_days,
     parse_minutes,
+    parse_name,
     parse_start,
 )
-from db import config as events_db
+from db import events as events_db
 from db.guilds import GuildSettings, get_settings, update_settings
+from db.nudges import DEFAULT_INTERVAL_DAYS, ActingSettings, get_acting, update_acting
+from db.roles import RoleRule, list_rules
 
 if TYPE_CHECKING:
     from bot.app import StatsBot
@@ -63,13 +71,46 @@ def timezone_choices(zones: list[str], current: str, limit: int = 25) -> list[st
 
 
 def event_line(event: events_db.EventConfig) -> str:
-    """One configured event in words."""
+    """One configured event in words, its name first when it has one: ``Morning study: 07:00 for 60 min, …``."""
     spec = ChannelSpec(ids=event.channel_ids, pattern=event.pattern)
-    return f"{event.start_time} for {event.minutes} min, {days_text(event.days)}, in {spec.text() or 'no channel'}"
+    words = f"{event.start_time} for {event.minutes} min, {days_text(event.days)}, in {spec.text() or 'no channel'}"
+    return f"{event.name}: {words}" if event.name else words
 
 
-def settings_lines(settings: GuildSettings, events: list[events_db.EventConfig]) -> list[str]:
-    """``/config show``: every setting, then the events."""
+def acting_lines(acting: ActingSettings, settings: GuildSettings, rules: int, applied: int) -> list[str]:
+    """``/config show``'s lines for the mentor digest, nudges and activity roles."""
+    when = f"{WEEKDAY_NAMES[settings.weekly_weekday % 7]}s {settings.weekly_time}"
+    if not acting.digest_enabled:
+        digest = "off"
+    elif acting.digest_channel_id is not None:
+        digest = f"on, posted in <#{acting.digest_channel_id}> on {when}"
+    else:
+        mentors = f"<@&{settings.mentor_role_id}>" if settings.mentor_role_id else "the mentor role (not set)"
+        digest = f"on, by DM to each mentor ({mentors}) on {when}"
+    if acting.nudges_enabled:
+        after = f" or, regular before, silent {acting.nudge_after_days} days" if acting.nudge_after_days else ""
+        nudges = f"on: when drop-off risk becomes high{after}; at most once in {acting.nudge_interval_days} days"
+    else:
+        nudges = "off"
+    text = acting.nudge_text
+    shown = "the default" if text is None else "“" + (text if len(text) <= 120 else text[:119] + "…") + "”"
+    return [
+        f"Mentor digest: {digest}",
+        f"Nudges: {nudges}",
+        f"Nudge text: {shown}",
+        f"Activity roles: {rules} rule{'s' if rules != 1 else ''}" + (f", {applied} applied" if rules else ""),
+    ]
+
+
+def settings_lines(
+    settings: GuildSettings,
+    events: list[events_db.EventConfig],
+    acting: ActingSettings | None = None,
+    rules: Sequence[RoleRule] = (),
+) -> list[str]:
+    """``/config show``: every setting (digest, nudges and activity roles included), then the events."""
+    acting = acting or ActingSettings(settings.guild_id)
+    applied = sum(1 for r in rules if r.enabled)
     lines = [
         f"Timezone: {settings.timezone}",
         "Report channel: " + (f"<#{settings.report_channel_id}>" if settings.report_channel_id else "not set"),
@@ -77,6 +118,7 @@ def settings_lines(settings: GuildSettings, events: list[events_db.EventConfig])
         f"Weekly report: {WEEKDAY_NAMES[settings.weekly_weekday % 7]} {settings.weekly_time}",
         "Retention: " + ("keep forever" if settings.retention_days == 0 else f"{settings.retention_days} days"),
         f"Rich Presence tracking: {'on' if settings.presence_tracking else 'off'}",
+        *acting_lines(acting, settings, len(rules), applied),
         f"Events ({len(events)}):" if events else "Events: none",
     ]
     lines += [f"• {event_line(e)}" for e in events]
@@ -103,7 +145,10 @@ class Config(commands.Cog):
         member = require_manage(interaction)
         settings = await get_settings(self.bot.engine, member.guild.id)
         events = await events_db.list_events(self.bot.engine, member.guild.id)
-        embed = discord.Embed(title="Settings", description="\n".join(settings_lines(settings, events))[:4000])
+        acting = await get_acting(self.bot.engine, member.guild.id)
+        rules = await list_rules(self.bot.engine, member.guild.id)
+        lines = settings_lines(settings, events, acting, rules)
+        embed = discord.Embed(title="Settings", description="\n".join(lines)[:4000])
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @config.command(name="timezone", description="Set the timezone that days, weeks and event times use")
@@ -145,6 +190,7 @@ class Config(commands.Cog):
         minutes=f"Length in minutes (1–{MAX_MINUTES}, default {DEFAULT_MINUTES})",
         days="Which days: every day (default), weekdays, weekends, mon,wed,fri or mon-fri",
         channels="Voice channel mentions, or a name pattern such as Study* (default: every voice channel)",
+        name=f"Shown in the event's reports, e.g. Morning study (at most {MAX_NAME} characters; default: its time)",
     )
     @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "remove", "list")])
     async def event(
@@ -152,9 +198,10 @@ class Config(commands.Cog):
         interaction: discord.Interaction,
         action: str,
         start: str | None = None,
-        minutes: int = DEFAULT_MINUTES,
+        minutes: app_commands.Range[int, 1, MAX_MINUTES] = DEFAULT_MINUTES,
         days: str = "every day",
         channels: str | None = None,
+        name: app_commands.Range[str, 1, MAX_NAME] | None = None,
     ) -> None:
         """Add, remove or list the event hours."""
         member = require_manage(interaction)
@@ -163,7 +210,9 @@ class Config(commands.Cog):
         if action == "list":
             events = await events_db.list_events(engine, guild.id)
             text = "\n".join(f"• {event_line(e)}" for e in events) if events else "No events are configured."
-            await interaction.response.send_message(text[:2000], ephemeral=True)
+            await interaction.response.send_message(
+                text[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
             return
         if action not in {"add", "remove"}:
             raise UserError("The action must be add, remove or list.")
@@ -171,7 +220,9 @@ class Config(commands.Cog):
             raise UserError(f"Give the event's start time, e.g. start:16:00, to {action} it.")
         at = parse_start(start)
         if action == "remove":
-            removed = await events_db.remove_events(engine, guild.id, at)
+            # The history keeps the removed events, so that past weeks are judged by them.
+            now = datetime.fromtimestamp(self.bot.clock(), UTC)
+            removed = await events_db.remove_events(engine, guild.id, at, now)
             self._replan(guild.id)
             if not removed:
                 raise UserError(f"No event starts at {at}.")
@@ -181,15 +232,40 @@ class Config(commands.Cog):
         length = parse_minutes(minutes)
         mask = parse_days(days)
         spec = parse_channels(channels)
+        title = parse_name(name)
         for channel_id in spec.ids:
             if not isinstance(guild.get_channel(channel_id), discord.VoiceChannel | discord.StageChannel):
                 raise UserError(f"<#{channel_id}> is not a voice channel of this server.")
         await events_db.add_event(
-            engine, guild.id, start_time=at, minutes=length, days=mask, channels=dict(spec.as_json())
+            engine,
+            guild.id,
+            start_time=at,
+            minutes=length,
+            days=mask,
+            channels=dict(spec.as_json()),
+            now=datetime.fromtimestamp(self.bot.clock(), UTC),
+            name=title,
         )
         self._replan(guild.id)
-        event = events_db.EventConfig(0, guild.id, at, length, mask, spec.ids, spec.pattern)
-        await interaction.response.send_message(f"Event added: {event_line(event)}.", ephemeral=True)
+        event = events_db.EventConfig(0, guild.id, at, length, mask, spec.ids, spec.pattern, title)
+        await interaction.response.send_message(
+            f"Event added: {event_line(event)}.", ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @event.autocomplete("start")
+    async def event_start_choices(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        """On remove: the configured events; else every half hour of the day."""
+        if interaction.guild_id is None:
+            return []
+        try:
+            events = await events_db.list_events(self.bot.engine, interaction.guild_id)
+        except Exception:  # an autocomplete never fails loudly: no suggestions
+            log.warning("event start autocomplete failed in guild %s", interaction.guild_id, exc_info=True)
+            return []
+        known = [(e.start_time, event_line(e)[:100]) for e in events]
+        if getattr(interaction.namespace, "action", None) == "remove":
+            return matching([Choice(name=words, value=value) for value, words in known], current)
+        return times_of_day(current, known)
 
     @config.command(name="mentor-role", description="Set the role whose members may open mentor cards")
     @app_commands.describe(role="The mentor role")
@@ -199,7 +275,12 @@ class Config(commands.Cog):
         if role.guild.id != member.guild.id or role.is_default():
             raise UserError("Pick a role of this server other than @everyone.")
         await update_settings(self.bot.engine, member.guild.id, mentor_role_id=role.id)
-        await interaction.response.send_message(f"Mentors are now the members with {role.mention}.", ephemeral=True)
+        text = f"Mentors are now the members with {role.mention}."
+        perms = role.permissions
+        if not (perms.view_guild_insights or perms.manage_guild or perms.administrator):
+            # Discord's developer policy: member-level activity over time only for those who may view insights.
+            text += " Warning: this role lacks View Server Insights, which Discord expects for member-level activity."
+        await interaction.response.send_message(text, ephemeral=True)
 
     @config.command(name="weekly", description="Set when the weekly summary is posted")
     @app_commands.describe(
@@ -218,9 +299,16 @@ class Config(commands.Cog):
             f"The weekly summary will be posted on {WEEKDAY_NAMES[weekday]}s at {at}.", ephemeral=True
         )
 
+    @weekly.autocomplete("time")
+    async def weekly_time_choices(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        """Every half hour of the day, 00:00 first."""
+        return times_of_day(current)
+
     @config.command(name="retention", description="Drop recorded data older than a number of days")
     @app_commands.describe(days=f"Keep this many days of data (1–{MAX_RETENTION_DAYS}); 0 keeps everything forever")
-    async def retention(self, interaction: discord.Interaction, days: int) -> None:
+    async def retention(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 0, MAX_RETENTION_DAYS]
+    ) -> None:
         """Set how long data is kept."""
         member = require_manage(interaction)
         if not 0 <= days <= MAX_RETENTION_DAYS:
@@ -257,9 +345,100 @@ class Config(commands.Cog):
             )
         await interaction.response.send_message(text, ephemeral=True)
 
+    @config.command(name="digest", description="The weekly mentor digest of the watchlist: on or off, and where")
+    @app_commands.describe(
+        state="on: send the watchlist to the mentors every week (at the weekly summary's time); off: stop",
+        channel="A mentors' channel to post it in (default: a direct message to each member with the mentor role)",
+    )
+    @app_commands.choices(state=[app_commands.Choice(name=v, value=v) for v in ("on", "off")])
+    async def digest(
+        self, interaction: discord.Interaction, state: str, channel: discord.TextChannel | None = None
+    ) -> None:
+        """Turn the weekly mentor digest on or off, to a channel or as DMs to the mentors."""
+        member = require_manage(interaction)
+        guild = member.guild
+        if state not in {"on", "off"}:
+            raise UserError("The state must be on or off.")
+        if state == "off":
+            await update_acting(self.bot.engine, guild.id, digest_enabled=False)
+            self._replan_cog("MentorDigest", guild.id)
+            await interaction.response.send_message("The weekly mentor digest is off.", ephemeral=True)
+            return
+        settings = await get_settings(self.bot.engine, guild.id)
+        when = f"{WEEKDAY_NAMES[settings.weekly_weekday % 7]}s at {settings.weekly_time}"
+        if channel is not None:
+            target = guild.get_channel(channel.id)
+            if not isinstance(target, discord.TextChannel):
+                raise UserError("Pick a text channel of this server.")
+            missing = [w for w in missing_report_permissions(target, guild.me) if w != "attach files"]
+            if missing:
+                raise UserError(f"I cannot {', '.join(missing)} in {target.mention}; give me those permissions first.")
+            await update_acting(self.bot.engine, guild.id, digest_enabled=True, digest_channel_id=target.id)
+            text = f"The mentor digest will be posted in {target.mention} on {when}."
+        else:
+            if settings.mentor_role_id is None:
+                raise UserError("Set the mentor role first (/config mentor-role), or give a channel for the digest.")
+            await update_acting(self.bot.engine, guild.id, digest_enabled=True, digest_channel_id=None)
+            text = f"The mentor digest will be sent to each mentor (<@&{settings.mentor_role_id}>) by DM on {when}."
+        self._replan_cog("MentorDigest", guild.id)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+    @config.command(name="nudges", description="Friendly DMs to members drifting away (off by default)")
+    @app_commands.describe(
+        state="on: nudge members whose drop-off risk became high; off: never nudge anyone",
+        after_days="Also nudge a regular member silent for this many days (default: only at high risk)",
+        interval_days=f"At most one nudge per member in this many days (default {DEFAULT_INTERVAL_DAYS})",
+        text="The message; placeholders {member}, {guild} and {days} (default: a short friendly text)",
+    )
+    @app_commands.choices(state=[app_commands.Choice(name=v, value=v) for v in ("on", "off")])
+    async def nudges(
+        self,
+        interaction: discord.Interaction,
+        state: str,
+        after_days: app_commands.Range[int, 1, MAX_INTERVAL_DAYS] | None = None,
+        interval_days: app_commands.Range[int, 1, MAX_INTERVAL_DAYS] = DEFAULT_INTERVAL_DAYS,
+        text: str | None = None,
+    ) -> None:
+        """Turn nudges on or off and set when and how members are nudged."""
+        member = require_manage(interaction)
+        guild = member.guild
+        if state not in {"on", "off"}:
+            raise UserError("The state must be on or off.")
+        if state == "off":
+            await update_acting(self.bot.engine, guild.id, nudges_enabled=False)
+            await interaction.response.send_message("Nudges are off: nobody is sent one.", ephemeral=True)
+            return
+        if after_days is not None and not 1 <= after_days <= MAX_INTERVAL_DAYS:
+            raise UserError(f"after_days must be from 1 to {MAX_INTERVAL_DAYS}.")
+        if not 1 <= interval_days <= MAX_INTERVAL_DAYS:
+            raise UserError(f"interval_days must be from 1 to {MAX_INTERVAL_DAYS}.")
+        template = check_text(text) if text is not None else None
+        values: dict[str, object] = {"nudges_enabled": True, "nudge_after_days": after_days}
+        values["nudge_interval_days"] = interval_days
+        if template is not None:
+            values["nudge_text"] = template
+        saved = await update_acting(self.bot.engine, guild.id, **values)
+        self._replan_cog("Nudges", guild.id)
+        when = "their drop-off risk becomes high"
+        if after_days is not None:
+            when += f" or, regular before, they are silent {after_days} days"
+        sample = nudge_text(saved.nudge_text, member=member.display_name, guild=guild.name, days=after_days or 9)
+        await interaction.response.send_message(
+            f"Nudges are on: members get one DM when {when}, at most once in {interval_days} days. "
+            f"It reads:\n> {sample}"[:1900],
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    def _replan_cog(self, name: str, guild_id: int) -> None:
+        """Tell one scheduled cog that a guild's settings changed."""
+        replan = getattr(self.bot.get_cog(name), "replan", None)
+        if replan is not None:
+            replan(guild_id)
+
     def _replan(self, guild_id: int) -> None:
         """Tell the scheduled reports that a guild's schedule may have changed."""
-        for name in ("Events", "Weekly"):
+        for name in ("Events", "Weekly", "MentorDigest"):
             replan = getattr(self.bot.get_cog(name), "replan", None)
             if replan is not None:
                 replan(guild_id)

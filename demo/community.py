@@ -20,7 +20,12 @@ from typing import Final
 
 HOUR: Final = 3600
 DAY: Final = 86400
-HISTORY_DAYS: Final = 21
+# Five weeks: the drop-off risk compares a member's last week with the four before it.
+HISTORY_DAYS: Final = 35
+# Members who were there nearly every day and have said nothing for this many days: the
+# watchlist's members at risk.
+FADING_MEMBERS: Final = 3
+FADING_SILENCE_DAYS: Final = 11
 LIVE_SECONDS: Final = 3 * HOUR
 
 # Unicode emojis that are fully-qualified RGI sequences without U+FE0F (one ZWJ sequence).
@@ -122,6 +127,7 @@ class Community:
     history: list[Message]
     live: list[Event]
     joiners: list[str] = field(default_factory=list)
+    fading: list[str] = field(default_factory=list)
 
     def member(self, key: str) -> Member:
         """A member (or joiner) by key."""
@@ -233,12 +239,23 @@ def build_community(seed: int = 7, anchor: datetime | None = None) -> Community:
         Invite("welcome", "general", "morgan"),
     ]
     humans = [m.key for m in members if not m.bot and m.key not in joiners]
-    # Activity levels: a few very active members, most moderate, some quiet (drifting away).
+    # Activity levels: a few very active members, most moderate, some quiet.
     weight = {k: rng.choice((0.2, 0.5, 1.0, 1.0, 2.0, 4.0)) for k in humans}
+    # A few members drifting away: there nearly every day for weeks, silent for the last days.
+    plain = [m.key for m in members if m.roles == ("Member",)]
+    fading = sorted(rng.sample(plain, FADING_MEMBERS))
+    members = [Member(m.key, m.roles, m.bot, max(m.joined_days_ago, 90)) if m.key in fading else m for m in members]
+    joined = {m.key: m.joined_days_ago for m in members}
     history: list[Message] = []
     for day in range(HISTORY_DAYS, 0, -1):
         for key in humans:
-            for _ in range(rng.randint(0, round(3 * weight[key]))):
+            if day > joined[key]:
+                continue  # not a member yet
+            if key in fading:
+                count = 0 if day < FADING_SILENCE_DAYS or rng.random() < 0.1 else rng.randint(1, 3)
+            else:
+                count = rng.randint(0, round(3 * weight[key]))
+            for _ in range(count):
                 at = t0 - day * DAY + rng.randint(0, DAY - 2 * HOUR)
                 history.append(_message(rng, len(history), rng.choice(TALK_CHANNELS), key, at, history))
         for _ in range(2):  # bots post too; never counted
@@ -246,8 +263,9 @@ def build_community(seed: int = 7, anchor: datetime | None = None) -> Community:
             history.append(_message(rng, len(history), "general", rng.choice(("helperbot", "musicbot")), at, []))
     history.sort(key=lambda m: (m.at, m.index))
     history = _reindex(history)
-    live = _live_script(rng, t0, humans, joiners, invites, len(history), history)
-    return Community(seed, t0, "Study Hall", roles, members, channels, invites, history, live, joiners)
+    present = [k for k in humans if k not in fading]
+    live = _live_script(rng, t0, present, joiners, invites, len(history), history)
+    return Community(seed, t0, "Study Hall", roles, members, channels, invites, history, live, joiners, fading)
 
 
 def _message(rng: random.Random, index: int, channel: str, author: str, at: int, earlier: list[Message]) -> Message:

@@ -1,40 +1,54 @@
 """``python -m bot demo``: the real bot against the sandbox and the synthetic community.
 
 Steps: start the sandbox and build the community in it; start StatsBot in this
-process (SQLite in DIR unless DATABASE_URL is set); run ``/backfill``; replay the live
-script while driving the bot's clock; flush; configure the guild with ``/config``
-where that command exists; invoke every synced slash command with options from
-``PLAN``; run the scheduled-report checks the cogs expose (``post_due``); write every
-reply (PNG, other files, embeds as JSON) and ``index.md`` into DIR.
+process (a fresh SQLite file in DIR unless ``--database`` is given; never the
+environment's DATABASE_URL/REDIS_URL); configure the guild with ``/config``; run
+``/backfill``; replay the live script while driving the bot's clock; let the bot's
+scheduler post what fell due (the event-hour report after the live script, the weekly
+summary at midnight); turn the mentor digest and nudges on, whose loops then send the
+week's digest to the mentors and the due nudges by DM; invoke every synced slash command
+with options from ``plan`` (activity roles on the recorded history among them);
+write every reply (PNG, other files, embeds as JSON) and ``index.md`` into DIR.
+
+Everything happens at a fixed date (``ANCHOR``), on the bot's clock and in the
+sandbox's snowflakes alike, so that the same seed gives the same figures and images.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
-import os
 import re
+import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
 import discord
+import redis.asyncio as aioredis
+import sqlalchemy.exc as sa_exc
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
 
 from bot.api_url import redirect_discord
 from bot.app import EXTENSIONS, StatsBot
 from bot.buffer import BufferStore
 from bot.clock import Clock
-from bot.settings import load_settings
+from bot.posts.posting import PostLoop
+from bot.settings import load_settings, normalise_database_url, redact
 from db.engine import create_engine
+from db.errors import is_transient
 from db.migrate import upgrade
-from demo.community import CUSTOM_EMOJIS, HOUR, Community, GroundTruth, build_community, ground_truth
+from db.roles import list_rules
+from demo.community import CUSTOM_EMOJIS, HISTORY_DAYS, Community, GroundTruth, build_community, ground_truth
 from sandbox import (
     CustomEmoji,
     InteractionReply,
@@ -47,15 +61,34 @@ from sandbox import (
     StoredFile,
     StoredMessage,
 )
+from sandbox.state import SnowflakeMinter
 
 log = logging.getLogger(__name__)
 
 SEED: Final = 7
 TIMEZONE: Final = "Europe/Berlin"
+# The demo's event hour, named as an admin would name it: its reports carry the name.
+EVENT_NAME: Final = "Evening study hall"
+# Sunday 19:00 in Berlin: the live script is the week's last evening (with an event hour at its
+# start), and the weekly summary falls due at the following midnight.
+ANCHOR: Final = datetime(2026, 11, 22, 18, tzinfo=UTC)
+# The guild is configured this long before the live script starts (the event is known by then).
+CONFIGURED_BEFORE_S: Final = 600
+# The scheduler's second pass: just after the weekly summary fell due (local midnight).
+AFTER_DUE_S: Final = 60
+REDIS_CHECK_TIMEOUT_S: Final = 5.0
 REPLY_TIMEOUT_S: Final = 60.0
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 JOIN_ROUNDS: Final = 5
 ATTACHMENT_BYTES: Final = b"\x89PNG\r\n\x1a\n demo attachment"
+# Activity roles for /roles (below the bot's own role, which may manage roles, as Discord requires).
+ROLE_REGULAR: Final = "Regular"
+ROLE_EVENTS: Final = "Event Regular"
+BOT_ROLE: Final = "StatsBot"
+# The /config steps that run once the week is over (after the weekly summary), not before the backfill.
+ACTING: Final = frozenset({"config digest", "config nudges", "config show"})
+# A /dashboard link signs in once within minutes: the demo's files show its shape, not the token.
+ONE_TIME_LINK: Final = re.compile(r"(/login/\d+/)[A-Za-z0-9_.=-]+")
 
 Options = dict[str, Any]
 
@@ -78,8 +111,44 @@ class DemoClock:
         self.fixed = None
 
 
+class DemoMinter(SnowflakeMinter):
+    """The sandbox's snowflakes for "now" at the demo clock's time: ids and interaction hours are
+    then the same in every run (and agree with the bot's clock)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def now(self) -> int:
+        candidate = self.at(datetime.fromtimestamp(self.clock(), UTC))
+        if candidate <= self._last:
+            candidate = self._last + 1
+        self._last = candidate
+        return candidate
+
+
+def use_demo_time(sb: SandboxDiscord, clock: Clock) -> None:
+    """Mint the sandbox's snowflakes at the demo clock's time, the bot's own id (its application id) too.
+
+    Call before the bot connects: its id was minted at the wall clock when the sandbox was made.
+    """
+    minter = DemoMinter(clock)
+    sb.world.minter = minter
+    me = sb.world.bot_user
+    del sb.world.users[me.id]
+    me.id = minter.at(datetime.fromtimestamp(clock(), UTC) - timedelta(days=400))
+    sb.world.users[me.id] = me
+
+
+class DemoError(Exception):
+    """Something the demo cannot start without (its database, its Redis): one line, exit 1."""
+
+
 class DemoBot(StatsBot):
-    """StatsBot without discord.py's 5 s wait between shards (the sandbox has no identify limit)."""
+    """StatsBot without discord.py's 5 s wait between shards (the sandbox has no identify limit),
+    and without the image commands' cooldowns (the demo's script is faster than any member)."""
+
+    command_cooldowns = False
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         return None
@@ -123,6 +192,10 @@ def populate(sb: SandboxDiscord, community: Community) -> World:
     guild = sb.add_guild(community.name, owner=users[owner])
     manage = discord.Permissions(manage_guild=True).value
     roles = {r: sb.add_role(guild, r, permissions=manage if r == "Admin" else 0) for r in community.roles}
+    for name in (ROLE_REGULAR, ROLE_EVENTS):
+        roles[name] = sb.add_role(guild, name)
+    roles[BOT_ROLE] = sb.add_role(guild, BOT_ROLE, permissions=discord.Permissions(manage_roles=True).value)
+    guild.members[sb.bot_user.id].role_ids.append(roles[BOT_ROLE].id)
     for m in community.members:
         if m.key in community.joiners:
             continue
@@ -229,7 +302,7 @@ async def _join_settled(sb: SandboxDiscord, guild_id: int, seen: int, rounds: in
     log.info("the bot did not look at the invites after a join in guild %s", guild_id)
 
 
-async def backfill(sb: SandboxDiscord, world: World, admin: str, days: int = 30) -> InteractionReply:
+async def backfill(sb: SandboxDiscord, world: World, admin: str, days: int = HISTORY_DAYS + 1) -> InteractionReply:
     """Run ``/backfill`` as an admin and wait until it reports that it finished."""
     result = await sb.invoke(world.guild, world.channels["general"], world.users[admin], "backfill", {"days": days})
     async with asyncio.timeout(REPLY_TIMEOUT_S):
@@ -247,6 +320,7 @@ async def running_bot(
     *,
     store: BufferStore | None = None,
     flush_interval: float | None = None,
+    dashboard_port: int | None = None,
 ) -> AsyncIterator[DemoBot]:
     """The real bot in this process against the sandbox, ready; closed (with a final flush) after.
 
@@ -255,8 +329,26 @@ async def running_bot(
     """
     redirect_discord(sb.url)
     extra = {} if flush_interval is None else {"FLUSH_INTERVAL_SECONDS": flush_interval}
+    # Everything that could reach a real deployment is given here, never taken from the environment.
+    isolated: dict[str, object] = {
+        "DATABASE_READ_URL": None,
+        "REDIS_CLUSTER": False,
+        "METRICS_PORT": None,
+        "DASHBOARD_PORT": dashboard_port,
+        "DASHBOARD_URL": None if dashboard_port is None else f"http://127.0.0.1:{dashboard_port}",
+        "DASHBOARD_SECRET": None,
+        "DASHBOARD_OAUTH_CLIENT_ID": None,
+        "DASHBOARD_OAUTH_CLIENT_SECRET": None,
+        "SHARD_COUNT": None,
+        "SHARD_IDS": None,
+    }
     settings = load_settings(
-        DATABASE_URL=database_url, REDIS_URL=redis_url, DISCORD_TOKEN=sb.token, DISCORD_API_URL=sb.url, **extra
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DISCORD_TOKEN=sb.token,
+        DISCORD_API_URL=sb.url,
+        **isolated,
+        **extra,
     )
     bot = DemoBot(settings, extensions=extensions, clock=clock, store=store, render_processes=0)
     bot._connection.guild_ready_timeout = 0.05  # ready right after the last GUILD_CREATE
@@ -289,8 +381,10 @@ async def flush(bot: StatsBot) -> None:
 class Planned:
     """One invocation: command path, who runs it (``admin``, ``member``, ``mentor``), options, reply kind.
 
-    Option values ``@key`` are members, ``#key`` channels, ``&key`` roles; ``quiet`` marks
-    commands whose normal answer is ephemeral (settings, privacy).
+    Option values ``@key`` are members, ``#key`` channels, ``&key`` roles, ``%key`` the activity-role
+    rule of a role; ``quiet`` marks commands whose normal answer is ephemeral (settings, privacy,
+    roles). ``/config`` steps run before the backfill, except those of ``ACTING`` (after the weekly
+    summary: the digest and nudges are turned on once the week is over, then the settings shown).
     """
 
     path: str
@@ -310,11 +404,21 @@ def plan(community: Community, top_member: str) -> list[Planned]:
         Planned(
             "config event",
             "admin",
-            {"action": "add", "start": start, "minutes": 60, "days": "every day", "channels": "Study Room*"},
+            {
+                "action": "add",
+                "start": start,
+                "minutes": 60,
+                "days": "every day",
+                "channels": "Study Room*",
+                "name": EVENT_NAME,
+            },
             quiet=True,
         ),
         Planned("config weekly", "admin", {"weekday": "Monday", "time": "00:00"}, quiet=True),
         Planned("config retention", "admin", {"days": 0}, quiet=True),
+        Planned("config presence", "admin", {"enabled": False}, quiet=True),
+        Planned("config digest", "admin", {"state": "on"}, quiet=True),
+        Planned("config nudges", "admin", {"state": "on", "after_days": 7}, quiet=True),
         Planned("config show", "admin", {}, quiet=True),
         Planned("stats server", "member", {"period": "30d"}),
         Planned("stats user", "member", {"member": f"@{top_member}", "period": "30d"}),
@@ -334,12 +438,48 @@ def plan(community: Community, top_member: str) -> list[Planned]:
         Planned("export", "admin", {"dataset": d, "period": "30d"})
         for d in ("messages", "voice", "emojis", "apps", "invites")
     ]
+    # Activity roles on the history just recorded: a threshold rule previewed and applied, a top rule removed.
+    steps += [
+        Planned(
+            "roles add", "admin",
+            {"role": f"&{ROLE_REGULAR}", "metric": "messages", "kind": "threshold", "value": 10, "days": 7},
+            quiet=True,
+        ),
+        Planned(
+            "roles add", "admin",
+            {"role": f"&{ROLE_EVENTS}", "metric": "event_minutes", "kind": "top", "value": 3, "days": 7},
+            quiet=True,
+        ),
+        Planned("roles list", "admin", {}, quiet=True),
+        Planned("roles preview", "admin", {"rule": f"%{ROLE_REGULAR}"}, quiet=True),
+        Planned("roles apply", "admin", {"rule": f"%{ROLE_REGULAR}"}, quiet=True),
+        Planned("roles remove", "admin", {"rule": f"%{ROLE_EVENTS}"}, quiet=True),
+        Planned("dashboard", "member", {}, quiet=True),
+    ]  # fmt: skip
     steps += [
         Planned("privacy status", "member", {}, quiet=True),
+        Planned("privacy export", "member", {}, quiet=True),
+        Planned("privacy nudges", "member", {"state": "off"}, quiet=True),
         Planned("privacy optout", "member", {"mode": "hide"}, quiet=True),
         Planned("privacy optin", "member", {}, quiet=True),
     ]
     return steps
+
+
+async def with_rules(bot: StatsBot, world: World, p: Planned) -> Planned:
+    """``p`` with each ``%role`` option replaced by the number of that role's activity-role rule (left out if none)."""
+    refs = {k: v[1:] for k, v in p.options.items() if isinstance(v, str) and v.startswith("%")}
+    if not refs:
+        return p
+    by_role = {r.role_id: r.id for r in await list_rules(bot.engine, world.guild.id)}
+    options = dict(p.options)
+    for name, role in refs.items():
+        rule = by_role.get(world.roles[role].id)
+        if rule is None:
+            del options[name]  # then the step says which option it lacks
+        else:
+            options[name] = rule
+    return dataclasses.replace(p, options=options)
 
 
 def synced_paths(sb: SandboxDiscord) -> dict[str, list[dict[str, Any]]]:
@@ -470,13 +610,13 @@ def write_replies(out: Path, step: Step, messages: Sequence[tuple[str, StoredMes
         records.append(
             {
                 "reply": kind,
-                "content": message.content,
+                "content": ONE_TIME_LINK.sub(r"\1<one-time token>", message.content),
                 "ephemeral": message.ephemeral,
                 "embeds": message.embeds,
                 "files": files,
             }
         )
-        step.content = step.content or message.content
+        step.content = step.content or ONE_TIME_LINK.sub(r"\1<one-time token>", message.content)
     payload = {"step": step.number, "command": step.title, "who": step.who, "options": step.options}
     (out / f"{step.slug}.json").write_text(json.dumps(payload | {"messages": records}, indent=2, ensure_ascii=False))
     step.files.append(f"{step.slug}.json")
@@ -496,6 +636,74 @@ class DemoResult:
     out: Path
     seconds: float
     commands_found: list[str]
+    progress: tuple[int, int] = (0, 0)  # steps counted, of the total announced at the start
+
+
+@dataclass(frozen=True, slots=True)
+class DemoServing:
+    """The demo community while it is kept up: what a ``Serve`` hook may use (the dashboard, a browser test)."""
+
+    sb: SandboxDiscord
+    world: World
+    bot: StatsBot
+    who: dict[str, str]  # "admin", "mentor", "member" -> member key
+    community: Community
+    truth: GroundTruth
+
+    async def dashboard_link(self, role: str = "admin") -> str:
+        """A fresh link from the real ``/dashboard`` command, run by the member with that role."""
+        result = await self.sb.invoke(
+            self.world.guild, self.world.channels["general"], self.world.users[self.who[role]], "dashboard"
+        )
+        await result.final(timeout=REPLY_TIMEOUT_S)
+        content = result.replies[-1].message.content
+        found = re.search(r"https?://\S+", content)
+        if found is None:
+            raise DemoError(f"/dashboard did not answer with a link: {content!r}")
+        return found.group(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Serve:
+    """Keep the demo up after its steps, with the dashboard on ``port``, while ``run`` runs."""
+
+    port: int
+    run: Callable[[DemoServing], Awaitable[None]]
+
+
+async def serve_until_signal(serving: DemoServing) -> None:
+    """``--serve``: print a working link to the demo's dashboard, another at each Enter, until Ctrl-C or SIGTERM."""
+    stop = asyncio.Event()
+    more = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    reading = sys.stdin is not None and sys.stdin.isatty()
+
+    def line() -> None:
+        sys.stdin.readline()
+        more.set()
+
+    if reading:
+        loop.add_reader(sys.stdin.fileno(), line)
+    try:
+        while not stop.is_set():
+            link = await serving.dashboard_link("admin")
+            sys.stdout.write(
+                f"\nThe demo's dashboard is up; this link signs you in as the demo's admin (once, for 10 minutes):"
+                f"\n  {link}\n" + ("Enter: another link. " if reading else "") + "Ctrl-C stops the demo.\n"
+            )
+            sys.stdout.flush()
+            more.clear()
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(more.wait())]
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in pending:
+                w.cancel()
+    finally:
+        if reading:
+            loop.remove_reader(sys.stdin.fileno())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 async def invoke_step(
@@ -509,28 +717,66 @@ async def invoke_step(
     return messages
 
 
-async def run_scheduled(bot: StatsBot, sb: SandboxDiscord, world: World, out: Path, steps: list[Step]) -> None:
-    """Run every cog's due check now (``post_due``) and write what it posted to the report channel."""
-    reports = world.channels["reports"]
-    for name, cog in sorted(bot.cogs.items()):
-        due = getattr(cog, "post_due", None)
-        if due is None:
-            continue
-        step = Step(len(steps) + 1, f"scheduled {name}", who="the bot")
-        steps.append(step)
-        before = {m.id for m in sb.messages_in(reports, by_bot=True)}
-        try:
-            await due(datetime.fromtimestamp(bot.clock(), UTC))
-        except Exception as exc:
-            log.exception("scheduled check of %s failed", name)
-            step.status, step.note = "failed", f"{type(exc).__name__}: {exc}"
-            continue
-        await sb.barrier()
-        posted = [("post", m) for m in sb.messages_in(reports, by_bot=True) if m.id not in before]
-        write_replies(out, step, posted)
-        step.note = f"{len(posted)} post(s) in #reports" if posted else "nothing was due"
-    if not any(s.title.startswith("scheduled") for s in steps):
-        steps.append(Step(len(steps) + 1, "scheduled reports", status="not available", note="no cog exposes post_due"))
+def bot_messages(sb: SandboxDiscord, world: World) -> set[int]:
+    """The ids of every message the bot has sent so far: in the guild's channels and as DMs."""
+    seen = {m.id for c in world.channels.values() for m in sb.messages_in(c, by_bot=True)}
+    return seen | {m.id for u in world.users.values() for m in sb.dms_to(u)}
+
+
+async def scheduler_pass(
+    bot: StatsBot,
+    sb: SandboxDiscord,
+    world: World,
+    out: Path,
+    steps: list[Step],
+    clock: DemoClock,
+    at: int,
+    *,
+    before: set[int] | None = None,
+) -> Step:
+    """Move the clock to ``at`` and let every posting loop run a pass; write what it posted and sent.
+
+    This is the bot's own scheduler (``PostLoop``): waking it is what a clock reaching a due
+    time does, and the loop decides what is due, builds it and posts it (reports in #reports,
+    the mentor digest, nudges by DM, activity roles). ``before``: the bot's messages before a
+    step that already woke a loop (a setting turned on), so that what it sent counts here.
+    """
+    if before is None:
+        before = bot_messages(sb, world)
+    clock.set(at)
+    local = _when(at).astimezone(ZoneInfo(TIMEZONE))
+    step = Step(len(steps) + 1, f"scheduled posts at {local:%a %H:%M}", who="the bot's scheduler")
+    steps.append(step)
+    found = (getattr(cog, "loop", None) for _name, cog in sorted(bot.cogs.items()))
+    loops = [loop for loop in found if isinstance(loop, PostLoop)]
+    if not loops:
+        step.status, step.note = "not available", "no scheduled reports in this build"
+        return step
+    try:
+        async with asyncio.timeout(REPLY_TIMEOUT_S):
+            for loop in loops:
+                await loop.run_once()
+    except TimeoutError:
+        step.status, step.note = "failed", f"the scheduler did not finish a pass within {REPLY_TIMEOUT_S:g} s"
+        return step
+    await sb.barrier()
+    posted: list[tuple[str, StoredMessage]] = []
+    kinds: list[str] = []
+    for channel in world.channels.values():
+        for m in sb.messages_in(channel, by_bot=True):
+            # Replies to the demo's commands are the commands' steps, not the scheduler's.
+            if m.id not in before and not (m.payload.get("interaction_metadata") or m.payload.get("interaction")):
+                posted.append(("post", m))
+                kinds.append(f"#{channel.name}: " + (m.embeds[0].get("title", "post") if m.embeds else "post"))
+    for user in sorted(world.users.values(), key=lambda u: u.id):
+        dms = [m for m in sb.dms_to(user) if m.id not in before]
+        posted += [("dm", m) for m in dms]
+        for m in dms:
+            what = m.embeds[0].get("title", "message") if m.embeds else m.content.split("\n")[0][:60]
+            kinds.append(f"DM to {user.global_name or user.username}: {what}")
+    write_replies(out, step, posted)
+    step.note = f"posted: {'; '.join(kinds)}" if posted else "nothing was due"
+    return step
 
 
 def prepare(out: Path, database_url: str | None) -> str:
@@ -541,8 +787,68 @@ def prepare(out: Path, database_url: str | None) -> str:
     if database_url is not None:
         return database_url
     db_file = out / "demo.sqlite3"
-    db_file.unlink(missing_ok=True)
+    for leftover in (db_file, db_file.with_name(db_file.name + "-wal"), db_file.with_name(db_file.name + "-shm")):
+        leftover.unlink(missing_ok=True)
     return f"sqlite+aiosqlite:///{db_file.resolve()}"
+
+
+async def open_database(database_url: str) -> None:
+    """Apply the migrations; a database that cannot be reached or written is one DemoError line."""
+    where = _where(database_url)
+    try:
+        engine = create_engine(database_url)
+    except OSError as exc:
+        raise DemoError(f"cannot create the folder of the demo database {where}: {exc.strerror}") from None
+    try:
+        await upgrade(engine)
+    except Exception as exc:
+        if isinstance(exc, sa_exc.DBAPIError) or is_transient(exc):
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise DemoError(f"demo database unreachable at {where}: {redact(reason)}; check --database") from None
+        raise
+    finally:
+        await engine.dispose()
+
+
+async def check_redis(redis_url: str) -> None:
+    """A Redis given with ``--redis`` must answer: the demo does not start without the Redis it was given."""
+    client = aioredis.Redis.from_url(
+        redis_url, socket_connect_timeout=REDIS_CHECK_TIMEOUT_S, socket_timeout=REDIS_CHECK_TIMEOUT_S
+    )
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        raise DemoError(
+            f"demo Redis unreachable at {_where(redis_url)} ({redact(' '.join(str(exc).split()))}): "
+            "check --redis, or leave it out to keep the buffer in the process"
+        ) from None
+    finally:
+        await client.aclose()
+
+
+def _where(url: str) -> str:
+    """Host, port and database of a URL (the file of a SQLite one), never its password."""
+    try:
+        u = make_url(url)
+    except Exception:
+        return redact(url)
+    if u.get_backend_name() == "sqlite":
+        return u.database or ":memory:"
+    return f"{u.host}:{u.port}/{u.database}" if u.port else f"{u.host}/{u.database}"
+
+
+# The demo's stages besides the planned commands, in order (each one step of the progress bar).
+STAGES: Final = (
+    "community built",
+    "bot ready",
+    "backfill",
+    "live script replayed",
+    "scheduler: event-hour report",
+    "scheduler: weekly summary",
+    "scheduler: mentor digest and nudges",
+    "flushed",
+    "index written",
+)
 
 
 async def run_demo(
@@ -552,73 +858,78 @@ async def run_demo(
     database_url: str | None = None,
     redis_url: str | None = None,
     stream: TextIO | None = sys.stderr,
+    anchor: datetime = ANCHOR,
+    serve: Serve | None = None,
 ) -> DemoResult:
     """The whole demo into ``out``; SQLite in ``out`` unless a database URL is given."""
     began = time.monotonic()
+    if database_url is not None:
+        database_url = normalise_database_url(database_url)
+        if not database_url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise DemoError(
+                f"--database {_where(database_url)}: use a postgresql:// (or postgres://) or sqlite+aiosqlite:/// URL"
+            )
+    if redis_url is not None:
+        await check_redis(redis_url)
     database_url = prepare(out, database_url)
-    progress = Progress(6, stream)
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-    anchor = datetime.fromtimestamp((int(time.time()) // HOUR - 4) * HOUR, UTC)
+    await open_database(database_url)
     community = build_community(seed, anchor)
     truth = ground_truth(community)
+    planned = plan(community, truth.member_messages().most_common(1)[0][0])
+    configuring = [p for p in planned if p.path.startswith("config") and p.path not in ACTING]
+    acting = [p for p in planned if p.path in ACTING]
+    reporting = [p for p in planned if not p.path.startswith("config")]
+    progress = Progress(len(STAGES) + len(planned), stream)
     clock = DemoClock()
-    clock.set(community.anchor)
+    clock.set(community.anchor - CONFIGURED_BEFORE_S)
     steps: list[Step] = []
     errors = 0
     async with SandboxDiscord(bot_name="StatsBot") as sb:
+        use_demo_time(sb, clock)
         world = populate(sb, community)
         progress.step("community built")
-        async with running_bot(sb, database_url, redis_url, clock, EXTENSIONS) as bot:
+        # The demo flushes before each command instead of every few seconds of wall time, so that
+        # each report sees exactly what came before it (the commands counted by /top commands too).
+        port = None if serve is None else serve.port
+        async with running_bot(
+            sb, database_url, redis_url, clock, EXTENSIONS, flush_interval=3600, dashboard_port=port
+        ) as bot:
             progress.step("bot ready")
             found = synced_paths(sb)
-            planned = plan(community, truth.member_messages().most_common(1)[0][0])
-            progress.total += len(planned) + 2
             admin, mentor = community.with_role("Admin")[0], community.with_role("Mentor")[0]
-            member = next(k for k in community.humans() if k not in (admin, mentor, *community.with_role("Mentor")))
+            member = next(k for k in community.humans() if k not in (admin, *community.with_role("Mentor")))
             who = {"admin": admin, "mentor": mentor, "member": member}
-            step = Step(1, "backfill", who=admin, options={"days": "30"})
+            for p in configuring:
+                errors += await _planned_step(sb, world, out, steps, found, p, who, progress)
+            step = Step(len(steps) + 1, "backfill", who=admin, options={"days": str(HISTORY_DAYS + 1)})
             steps.append(step)
             reply = await backfill(sb, world, admin)
             write_replies(out, step, [("final", reply.message)])
             progress.step("backfill")
             await replay(sb, world, community, clock)
-            clock.release()
             progress.step("live script replayed")
+            end = max(e.at for e in community.live) + AFTER_DUE_S
+            await scheduler_pass(bot, sb, world, out, steps, clock, end)
+            progress.step("scheduler: event-hour report")
+            await scheduler_pass(bot, sb, world, out, steps, clock, _next_local_midnight(end) + AFTER_DUE_S)
+            progress.step("scheduler: weekly summary")
+            # The week is over: turning the digest and nudges on wakes their loops, which send this week's
+            # digest to the mentors and the due nudges at once; the pass after shows what they sent.
+            sent_before = bot_messages(sb, world)
+            for p in acting:
+                await flush(bot)
+                errors += await _planned_step(sb, world, out, steps, found, p, who, progress)
+            await scheduler_pass(bot, sb, world, out, steps, clock, int(clock()), before=sent_before)
+            progress.step("scheduler: mentor digest and nudges")
+            for p in reporting:
+                await flush(bot)
+                p = await with_rules(bot, world, p)
+                errors += await _planned_step(sb, world, out, steps, found, p, who, progress)
             await flush(bot)
             progress.step("flushed")
-            for p in planned:
-                step = Step(len(steps) + 1, " ".join([p.path, *(str(v) for v in p.options.values())][:3]))
-                step.who = who[p.who]
-                steps.append(step)
-                schema = found.get(p.path)
-                if schema is None:
-                    step.status, step.note = "not available", "not available in this build"
-                    progress.step(f"/{p.path} (not available)")
-                    continue
-                options, why = resolve_options(world, schema, p.options)
-                step.options = _shown(options)
-                if why is not None:
-                    step.status, step.note = "skipped", why
-                    progress.step(f"/{p.path} (skipped)")
-                    continue
-                try:
-                    messages = await invoke_step(sb, world, step, p.path, step.who, options, out)
-                except Exception as exc:
-                    log.exception("/%s failed", p.path)
-                    step.status, step.note = "failed", f"{type(exc).__name__}: {exc}"
-                    errors += 1
-                else:
-                    if is_error(messages):
-                        step.status = "answered" if p.quiet else "error"
-                        errors += 0 if p.quiet else 1
-                progress.step(f"/{p.path}")
-            await run_scheduled(bot, sb, world, out, steps)
-            progress.step("scheduled reports")
-            await flush(bot)
+            if serve is not None:
+                # The community and its dashboard stay up until the hook returns (``--serve``: a signal).
+                await serve.run(DemoServing(sb, world, bot, who, community, truth))
         planned_paths = {p.path for p in planned}
         extra = sorted(set(found) - planned_paths - {"backfill"})
         for path in extra:
@@ -626,7 +937,55 @@ async def run_demo(
     result = DemoResult(steps, errors, out, time.monotonic() - began, sorted(found))
     write_index(out, result, community, truth, database_url)
     progress.step("index written")
+    result.progress = (progress.done, progress.total)
     return result
+
+
+def _next_local_midnight(epoch_s: int) -> int:
+    """The first local midnight after ``epoch_s`` (in the demo's timezone)."""
+    local = _when(epoch_s).astimezone(ZoneInfo(TIMEZONE))
+    midnight = datetime.combine(local.date(), datetime.min.time(), local.tzinfo) + timedelta(days=1)
+    return int(midnight.timestamp())
+
+
+async def _planned_step(
+    sb: SandboxDiscord,
+    world: World,
+    out: Path,
+    steps: list[Step],
+    found: dict[str, list[dict[str, Any]]],
+    p: Planned,
+    who: dict[str, str],
+    progress: Progress,
+) -> int:
+    """Invoke one planned command and record it; 1 when it answered with an unexpected error."""
+    step = Step(len(steps) + 1, " ".join([p.path, *(str(v) for v in p.options.values())][:3]))
+    step.who = who[p.who]
+    steps.append(step)
+    schema = found.get(p.path)
+    if schema is None:
+        step.status, step.note = "not available", "not available in this build"
+        progress.step(f"/{p.path} (not available)")
+        return 0
+    options, why = resolve_options(world, schema, p.options)
+    step.options = _shown(options)
+    if why is not None:
+        step.status, step.note = "skipped", why
+        progress.step(f"/{p.path} (skipped)")
+        return 0
+    error = 0
+    try:
+        messages = await invoke_step(sb, world, step, p.path, step.who, options, out)
+    except Exception as exc:
+        log.exception("/%s failed", p.path)
+        step.status, step.note = "failed", f"{type(exc).__name__}: {exc}"
+        error = 1
+    else:
+        if is_error(messages):
+            step.status = "answered" if p.quiet else "error"
+            error = 0 if p.quiet else 1
+    progress.step(f"/{p.path}")
+    return error
 
 
 def write_index(out: Path, result: DemoResult, community: Community, truth: GroundTruth, database_url: str) -> None:
@@ -672,18 +1031,33 @@ def _cell(text: str) -> str:
 
 
 def _redact(url: str) -> str:
-    return re.sub(r"//[^@/]*@", "//***@", url)
+    return redact(url)
 
 
-def main(out: Path) -> int:
-    """Run the demo (``python -m bot demo``); 1 when an existing command answered with an unexpected error."""
-    logging.getLogger("discord.client").setLevel(logging.ERROR)  # "voice will NOT be supported": no audio here
-    database_url = os.environ.get("DATABASE_URL") or None
-    redis_url = os.environ.get("REDIS_URL") or None
-    result = asyncio.run(run_demo(out, database_url=database_url, redis_url=redis_url))
-    shown = sum(1 for s in result.steps if s.status == "ok")
+def main(
+    out: Path,
+    *,
+    seed: int = SEED,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    serve_port: int | None = None,
+) -> int:
+    """Run the demo (``python -m bot demo``): 0, or 1 after an unexpected error (said in one line).
+
+    ``serve_port``: keep the community and its dashboard (on that port) up afterwards (``--serve``).
+    """
+    serve = None if serve_port is None else Serve(serve_port, serve_until_signal)
+    try:
+        result = asyncio.run(run_demo(out, seed=seed, database_url=database_url, redis_url=redis_url, serve=serve))
+    except DemoError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    done, total = result.progress
+    answered = sum(1 for s in result.steps if s.status == "ok")
     sys.stdout.write(
-        f"demo finished in {result.seconds:.1f} s: {shown} steps answered, "
-        f"{result.unexpected_errors} unexpected errors; see {out / 'index.md'}\n"
+        f"demo finished: {done}/{total} steps in {result.seconds:.1f} s ({answered} commands and posts answered, "
+        f"{result.unexpected_errors} unexpected errors; seed {seed}); see {out / 'index.md'}\n"
     )
     return 1 if result.unexpected_errors else 0

@@ -202,8 +202,17 @@ async def test_event_bad_inputs_get_one_sentence(world: World, backend: Backend)
 
 
 async def test_mentor_role_weekly_retention_and_show(world: World) -> None:
+    # A role with View Server Insights is accepted as it is; one without it is set, with a warning
+    # (Discord's developer policy expects it for member-level activity, which mentors see).
+    insights = world.sb.add_role(
+        world.guild, "insights", permissions=discord.Permissions(view_guild_insights=True).value
+    )
+    assert (await config(world, "mentor-role", {"role": insights})).content == (
+        f"Mentors are now the members with <@&{insights.id}>."
+    )
     assert (await config(world, "mentor-role", {"role": world.mentors})).content == (
-        f"Mentors are now the members with <@&{world.mentors.id}>."
+        f"Mentors are now the members with <@&{world.mentors.id}>. Warning: this role lacks View Server "
+        "Insights, which Discord expects for member-level activity."
     )
     assert (await config(world, "weekly", {})).content == "The weekly summary will be posted on Mondays at 00:00."
     assert (await config(world, "weekly", {"weekday": 4, "time": "18:30"})).content == (
@@ -233,5 +242,9 @@ async def test_mentor_role_weekly_retention_and_show(world: World) -> None:
         "Weekly report: Friday 18:30",
         "Retention: keep forever",
         "Rich Presence tracking: off",
+        "Mentor digest: off",
+        "Nudges: off",
+        "Nudge text: the default",
+        "Activity roles: 0 rules",
         "Events: none",
     ]

@@ -1,4 +1,5 @@
-"""Every cog loads; listeners are real discord.py events; command names do not clash."""
+"""Every cog loads; listeners are real discord.py events; command names do not clash; options are
+bounded by Discord (ranges, choices, autocomplete) and periods read as words."""
 
 from __future__ import annotations
 
@@ -22,6 +23,27 @@ def discord_events() -> set[str]:
     return names
 
 
+# Free-text options that hold a date, a time of day or a week: typed as codes unless suggested.
+CODED_TEXT = {"date", "start", "time", "week"}
+NUMBERS = (discord.AppCommandOptionType.integer, discord.AppCommandOptionType.number)
+
+
+def option_problems(path: str, param: app_commands.Parameter) -> list[str]:
+    """What is wrong with one option: a number Discord does not bound, a date/time/week to type as code,
+    a period shown as its code instead of in words."""
+    problems = []
+    chosen = bool(param.choices) or param.autocomplete
+    if param.type in NUMBERS and not chosen and (param.min_value is None or param.max_value is None):
+        problems.append(f"/{path} {param.name}: an integer option without a range (app_commands.Range)")
+    if param.type is discord.AppCommandOptionType.string and param.name in CODED_TEXT and not chosen:
+        problems.append(f"/{path} {param.name}: a date/time/week typed as text, without autocomplete")
+    if param.name == "period":
+        shown = {c.name: c.value for c in param.choices}
+        if shown.get("Last 7 days") != "7d" or shown.get("All time") != "all":
+            problems.append(f"/{path} period: choices must read as words with the contract's values: {shown}")
+    return problems
+
+
 async def test_cogs_listen_only_to_real_events_and_commands_are_unique(tmp_path: Path) -> None:
     events = discord_events()
     assert {"message", "voice_state_update", "raw_reaction_add", "member_join"} <= events
@@ -38,6 +60,7 @@ async def test_cogs_listen_only_to_real_events_and_commands_are_unique(tmp_path:
         for name in bot.extra_events:
             assert name[3:] in events, f"listener {name} is not a discord.py event"
         seen: set[str] = set()
+        unbounded: list[str] = []
         for cmd in bot.tree.walk_commands():
             path = cmd.qualified_name
             assert path not in seen, f"two commands named /{path}"
@@ -46,6 +69,8 @@ async def test_cogs_listen_only_to_real_events_and_commands_are_unique(tmp_path:
                 assert cmd.description and cmd.description != "…", f"/{path} has no description"
                 for param in cmd.parameters:
                     assert param.description and param.description != "…", f"/{path} {param.name} undescribed"
+                    unbounded.extend(option_problems(path, param))
+        assert unbounded == []
     finally:
         for ext in reversed(EXTENSIONS):
             await bot.unload_extension(ext)

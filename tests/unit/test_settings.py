@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings, redact
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +25,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LOG_LEVEL",
         "METRICS_PORT",
         "DISCORD_API_URL",
+        "DATABASE_READ_URL",
+        "LOG_FORMAT",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -98,3 +100,61 @@ def test_token_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     s = load_settings()
     assert "secret-token" not in repr(s)
     assert s.token() == "secret-token"
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u:p@db:5432/stats", "postgresql+asyncpg://u:p@db:5432/stats"),
+        ("postgresql://u:p@db/stats", "postgresql+asyncpg://u:p@db/stats"),
+        ("postgresql+asyncpg://u:p@db/stats", "postgresql+asyncpg://u:p@db/stats"),
+        ("sqlite+aiosqlite:///./x.db", "sqlite+aiosqlite:///./x.db"),
+    ],
+)
+def test_the_urls_hosts_hand_out_are_accepted(monkeypatch: pytest.MonkeyPatch, given: str, used: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", given)
+    settings = load_settings()
+    assert (settings.DATABASE_URL, given) == (used, given)
+    if used.startswith("postgresql"):  # a read replica goes with a PostgreSQL primary only
+        monkeypatch.setenv("DATABASE_READ_URL", "postgres://r:p@replica/stats")
+        assert load_settings().DATABASE_READ_URL == "postgresql+asyncpg://r:p@replica/stats"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://statsbot:s3cr3t-pw@db/stats"),
+        ("DATABASE_READ_URL", "sqlite+aiosqlite://statsbot:s3cr3t-pw@x/y"),
+        ("REDIS_URL", "http://default:s3cr3t-pw@cache:6379/0"),
+    ],
+)
+def test_a_bad_url_is_echoed_without_its_password(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert name in str(err.value) and "s3cr3t-pw" not in str(err.value)
+    assert ":***@" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql+asyncpg://u:pw@h:5432/db", "postgresql+asyncpg://u:***@h:5432/db"),
+        ("redis://:pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("at redis://u:p@ss:w@h/0 and postgres://a:b@c/d.", "at redis://u:***@h/0 and postgres://a:***@c/d."),
+        ("redis://cache:6379/0 and sqlite+aiosqlite:///./x.db", "redis://cache:6379/0 and sqlite+aiosqlite:///./x.db"),
+        ("http://user@host/x", "http://user@host/x"),
+        ("no url here: a:b@c", "no url here: a:b@c"),
+    ],
+)
+def test_redact_hides_every_password_and_nothing_else(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+def test_log_format_is_text_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().LOG_FORMAT == "text"
+    monkeypatch.setenv("LOG_FORMAT", "JSON")
+    assert load_settings().LOG_FORMAT == "json"
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(SettingsError, match="LOG_FORMAT"):
+        load_settings()
