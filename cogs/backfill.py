@@ -1,9 +1,10 @@
 """Message-history import: ``/backfill days channel?``.
 
-Stores the same counters as live tracking for messages older than live tracking
-(messages, characters, attachments, replies, and emojis in content, through the very
-functions the live cogs use), and a ``backfill`` record per channel: ``boundary_id``
-(only messages older than it are imported: newer ones are counted live),
+Stores the same counters as live tracking for messages older than the first message
+live tracking (or catch-up) counted in each channel (messages, characters, attachments,
+replies, and emojis in content, through the very functions the live cogs use), and a
+``backfill`` record per channel: ``boundary_id`` (only messages older than it are
+imported: newer ones are counted live),
 ``cursor_id`` (the oldest point imported so far) and ``done`` (the channel's first
 message was reached). The record of each page is written right after that page's
 counts, so progress commits with the counts it covers; a run stopped at any point
@@ -26,8 +27,9 @@ from discord.ext import commands
 from bot.app import StatsBot
 from bot.tracking.emoji_scan import EmojiScanner, custom_emoji_scanner
 from bot.tracking.messages import channel_record, count_message, count_message_emojis, countable_place
-from bot.tracking.snowflakes import snowflake_at
+from bot.tracking.snowflakes import snowflake_at, snowflake_hour
 from db import backfill as backfill_repo
+from db import coverage as coverage_repo
 from db.series import BACKFILL, DAY
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,7 @@ class Backfill(commands.Cog):
     async def backfill(
         self,
         interaction: discord.Interaction,
-        days: int = 30,
+        days: app_commands.Range[int, 1, MAX_DAYS] = 30,
         channel: app_commands.AppCommandChannel | app_commands.AppCommandThread | None = None,
     ) -> None:
         """Import message history so that reports cover earlier days."""
@@ -271,20 +273,22 @@ class Backfill(commands.Cog):
         self.written[(guild_id, channel_id)] = ChannelProgress(prog.boundary_id, prog.cursor_id, prog.done)
 
     async def boundary(self, guild: discord.Guild, ch: Channel) -> int | None:
-        """Messages below this id are imported; live tracking counted (or will count) the rest.
+        """Messages below this id are imported; live tracking (or catch-up) counted the rest.
 
-        Counts already stored for the channel come from live tracking (a channel's first
-        backfill has not written any yet): the start of their first hour is the boundary,
-        as an earlier run may have counted any message of that hour. Otherwise the first
-        message live tracking counted in this run, else the newest message now.
+        The first message counted live or by catch-up in the channel (its stored mark, or
+        this run's), so that messages of the bot's first hour sent before it started are
+        imported too. Counts older than any mark come from a version without marks: the
+        start of their first hour is the boundary then, as any message of that hour may have
+        been counted. A channel with nothing counted: the newest message now.
         """
+        stored = await coverage_repo.first_marked(self.bot.engine, guild.id, ch.id)
+        firsts = [f for f in (stored, self.bot.marks.first.get(ch.id)) if f is not None]
+        first_id = min(firsts) if firsts else None
         first_hour = await backfill_repo.first_counted_hour(self.bot.engine, guild.id, ch.id)
+        if first_id is not None and (first_hour is None or first_hour >= snowflake_hour(first_id)):
+            return first_id
         if first_hour is not None:
             return snowflake_at(first_hour)
-        tracker = self.bot.get_cog("MessageTracker")
-        first_live: int | None = getattr(tracker, "first_seen", {}).get(ch.id)
-        if first_live is not None:
-            return first_live
         newest = [m async for m in ch.history(limit=1)]
         return newest[0].id + 1 if newest else None
 

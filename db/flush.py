@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db import history
+from db import coverage, history
 from db import tables as t
 from db.rollups import merge_sql, rollup_statements
 from db.series import (
@@ -302,10 +302,12 @@ class BatchWriter:
 
     async def _write_records(self, conn: AsyncConnection, by_kind: dict[str, list[dict[str, Any]]]) -> None:
         # Joins before leaves: a leave closes the join rows written before it.
-        for code in ("channel", "invite", "backfill", "join", "vsess"):
+        for code in ("channel", "invite", "backfill", "join", "vsess", "mname"):
             rows = by_kind.get(code)
             if rows:
                 await self._upsert_records(conn, RECORD_KINDS[code], rows)
+        # High-water marks, catch-up ranges and coverage (#16) have merge rules of their own.
+        await coverage.write_records(conn, by_kind)
         leaves = by_kind.get(MEMBER_LEAVE.code)
         if leaves:
             j = t.member_joins

@@ -42,6 +42,8 @@ class GatewayConnection:
         self.client_seq = 0
         self.ready = False
         self.closed = False
+        # While the client is asked to RESUME: the session's events, replayed on RESUME as Discord does.
+        self.backlog: list[tuple[str, JSON]] | None = None
         self._send_lock = asyncio.Lock()
         self._seen = asyncio.Condition()
 
@@ -170,8 +172,18 @@ class Gateway:
             return
         conn.shard_id, conn.shard_count, conn.intents = old.shard_id, old.shard_count, old.intents
         conn.session_id, conn.seq = old.session_id, max(old.seq, int(data.get("seq") or 0))
+        conn.backlog, old.backlog = (old.backlog if old.backlog is not None else []), None
         self._sessions[conn.session_id] = conn
-        await conn.dispatch("RESUMED", {})
+        # What was sent since op 7, then RESUMED; events arriving meanwhile join the backlog.
+        resumed = False
+        while True:
+            while conn.backlog:
+                await conn.dispatch(*conn.backlog.pop(0))
+            if resumed:
+                break
+            await conn.dispatch("RESUMED", {})
+            resumed = True
+        conn.backlog = None
         conn.ready = True
         await self._notify()
 
@@ -213,6 +225,10 @@ class Gateway:
         """Send a guild's event to the shard that owns it; None when no such shard is connected."""
         conn = self.connection_for(guild)
         if conn is None:
+            resuming = next((c for c in self._sessions.values() if c.backlog is not None and c.owns(guild)), None)
+            if resuming is not None and resuming.backlog is not None:
+                resuming.backlog.append((event, data))
+                return None
             log.debug("no connection for guild %s, %s not sent", guild.id, event)
             return None
         return await conn.dispatch(event, data)
@@ -231,8 +247,35 @@ class Gateway:
         asked = [conn for conn in self.ready_connections() if shard_id is None or conn.shard_id == shard_id]
         for conn in asked:
             conn.ready = False
+            conn.backlog = []
             await conn.send_op(RECONNECT, None)
         return [conn.session_id for conn in asked]
+
+    def drop_sessions(self, shard_id: int | None = None) -> list[GatewayConnection]:
+        """Forget the sessions of these connections and stop sending them events.
+
+        Their client's next RESUME gets INVALID_SESSION, so it identifies anew: a new session
+        that never receives what was sent in between (``invalidate``).
+        """
+        dropped = [conn for conn in self.ready_connections() if shard_id is None or conn.shard_id == shard_id]
+        for conn in dropped:
+            conn.ready = False
+            self._sessions.pop(conn.session_id, None)
+        return dropped
+
+    async def invalidate(self, dropped: list[GatewayConnection]) -> None:
+        """Ask the clients of dropped sessions to reconnect (op 7); their RESUME is refused."""
+        for conn in dropped:
+            await conn.send_op(RECONNECT, None)
+
+    def new_sessions(self, old: set[str], count: int) -> bool:
+        """Whether ``count`` ready connections have sessions other than ``old``."""
+        return sum(1 for conn in self.ready_connections() if conn.session_id not in old) >= count
+
+    async def wait_new_sessions(self, old: set[str], count: int) -> None:
+        """Wait until ``count`` connections identified anew."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.new_sessions(old, count))
 
     def resumed(self, session_ids: list[str]) -> bool:
         """Whether every one of these sessions is live again on a new connection."""

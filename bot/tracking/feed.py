@@ -33,11 +33,12 @@ class MessageFeed:
     with their place, computed once; plain handlers get every message.
     """
 
-    __slots__ = ("_all", "_members", "bot", "optouts")
+    __slots__ = ("_all", "_members", "bot", "marks", "optouts")
 
     def __init__(self, bot: StatsBot) -> None:
         self.bot = bot
         self.optouts = bot.optouts
+        self.marks = bot.marks
         self._members: tuple[MemberHandler, ...] = ()
         self._all: tuple[MessageHandler, ...] = ()
 
@@ -48,7 +49,12 @@ class MessageFeed:
             except Exception:
                 log.exception("tracking handler %r failed on message %s", handler, message.id)
         members = self._members
-        if members and (place := countable_place(message, self.optouts)) is not None:
+        if (
+            members
+            and (place := countable_place(message, self.optouts)) is not None
+            # Messages below the channel's live boundary are catch-up's (bot.tracking.catchup).
+            and self.marks.admit(message.id, place[0], place[2])
+        ):
             for member_handler in members:
                 try:
                     member_handler(message, place)

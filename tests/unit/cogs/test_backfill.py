@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buffer.store import Batch
-from bot.tracking.snowflakes import snowflake_seconds
 from cogs.backfill import Backfill, progress_bar
 from cogs.emojis import EmojiTracker
 from cogs.messages import MessageTracker
@@ -294,7 +293,7 @@ async def test_bad_input_gets_one_short_sentence(h: Harness, engine: AsyncEngine
     assert error is None and target is not None and target.id == THREAD
 
 
-async def test_counts_stored_by_an_earlier_run_set_the_boundary_at_their_first_hour(
+async def test_counts_stored_by_an_earlier_run_set_the_boundary_at_their_first_message(
     h: Harness, engine: AsyncEngine
 ) -> None:
     hist = History()
@@ -321,12 +320,40 @@ async def test_counts_stored_by_an_earlier_run_set_the_boundary_at_their_first_h
     cog = await start(h, hist, engine)
     await run(cog, days=40)
     imported = counts(h)
-    # Nothing counted twice: the import stops at the start of each channel's first live hour.
-    firsts: dict[int, int] = {}  # channel id -> its first live hour
-    for k in live:
-        if k[0] == "msg":
-            firsts[k[3]] = min(firsts.get(k[3], k[2]), k[2])
-    assert all(k[2] < firsts[k[3]] for k in imported if k[3] in firsts)
-    older = [p for p in payloads if snowflake_seconds(int(p["id"])) < firsts[int(p["channel_id"])]]
+    # Nothing counted twice, nothing left out: the import stops at each channel's first message
+    # counted live (its stored mark), so the earlier part of that first live hour is imported too.
+    assert live
+    firsts: dict[int, int] = {}  # channel id -> the first message id counted live
+    for p in payloads[-60:]:
+        if not p["author"].get("bot") and p.get("type", 0) in (0, 19):
+            c = int(p["channel_id"])
+            firsts[c] = min(firsts.get(c, int(p["id"])), int(p["id"]))
+    older = [p for p in payloads if int(p["id"]) < firsts[int(p["channel_id"])]]
     assert 200 < len(older) < len(payloads)
     assert imported == await live_counts(older)
+
+
+async def test_messages_of_the_first_live_hour_sent_before_the_bot_started_are_imported(
+    h: Harness, engine: AsyncEngine
+) -> None:
+    hist = History()
+    hour = NOW - 2 * DAY - (NOW - 2 * DAY) % 3600
+    before = message(h.new_id(hour + 600), TEXT, G, ALICE, "before the start 🎉")
+    after = message(h.new_id(hour + 1800), TEXT, G, BOB, "first live")
+    hist.add(before)
+    hist.add(after)
+    # An earlier run started at hour + 20 min and counted only the second message live.
+    earlier = Harness()
+    await earlier.start()
+    await earlier.bot.add_cog(MessageTracker(earlier.bot))
+    await earlier.feed(
+        "GUILD_CREATE", guild(G, channels=[channel(TEXT, G), channel(OTHER, G)], members=[member(ALICE), member(BOB)])
+    )
+    await earlier.feed("MESSAGE_CREATE", after)
+    live = await flush(earlier, engine, "earlier-run")
+    await earlier.stop()
+    assert live
+
+    cog = await start(h, hist, engine)
+    await run(cog, days=5)
+    assert counts(h) == await live_counts([before]), "the hour's earlier message is imported, the live one not"
