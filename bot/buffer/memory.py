@@ -11,7 +11,12 @@ from db.series import CounterKey, RecordKey, RecordValue
 
 
 class MemoryStore:
-    """Keeps live counters and pending batches in dictionaries (lost with the process)."""
+    """Keeps live counters and pending batches in dictionaries (lost with the process).
+
+    One process uses it, so it has a single partition: ``part`` arguments are ignored.
+    """
+
+    shared = False
 
     def __init__(self) -> None:
         self._live_counters: dict[CounterKey, int] = {}
@@ -29,7 +34,7 @@ class MemoryStore:
         self._live_records.update(snap.records)
         self._applied_pushes.add(snap.push_id)
 
-    async def freeze(self) -> str | None:
+    async def freeze(self, part: str | None = None) -> str | None:
         if not self._live_counters and not self._live_records:
             return None
         batch_id = f"{next(self._seq):012d}-{uuid.uuid4().hex}"
@@ -40,8 +45,17 @@ class MemoryStore:
         self._applied_pushes.clear()
         return batch_id
 
-    async def pending(self) -> list[str]:
+    async def pending(self, part: str | None = None) -> list[str]:
         return list(self._batches)
+
+    async def partitions(self) -> list[str]:
+        return []
+
+    async def claim(self, part: str, ttl_s: float, *, force: bool = False) -> bool:
+        return True
+
+    async def release(self, part: str) -> None:
+        return None
 
     async def load(self, batch_id: str) -> Batch:
         return self._batches[batch_id]

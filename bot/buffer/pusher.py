@@ -34,11 +34,17 @@ class Pusher:
         self._spill = spill
         self._inflight: Snapshot | None = None
         self._stop = asyncio.Event()
+        # The loop and ``StatsBot.settle`` push concurrently: one snapshot in flight at a time.
+        self._lock = asyncio.Lock()
         self._store_down = False
         self.pushed = 0
 
     async def push_once(self) -> bool:
         """Push what is held; True when nothing is left in the process."""
+        async with self._lock:
+            return await self._push_locked()
+
+    async def _push_locked(self) -> bool:
         if self._inflight is None:
             self._inflight = self.counters.take()
         if self._inflight is None:

@@ -102,15 +102,24 @@ def group_counters(counters: dict[CounterKey, int]) -> Rows:
 
 
 class BufferStore(Protocol):
-    """The buffer between the process and the database."""
+    """The buffer between the process and the database.
+
+    A shared store (Redis) is split into partitions, one per gateway shard: each
+    process freezes and flushes its own (``part``), and may take over a partition
+    whose lease lapsed. ``part=None`` means every partition (a process that serves
+    every shard, and the in-process store, which has one).
+    """
+
+    # Whether other processes use the store too (then a flush takes only this process's partitions).
+    shared: bool
 
     async def push(self, snap: Snapshot) -> None:
         """Add a snapshot to the live set; a retried push id is applied once."""
 
-    async def freeze(self) -> str | None:
+    async def freeze(self, part: str | None = None) -> str | None:
         """Turn the live set into a pending batch; None when nothing is live."""
 
-    async def pending(self) -> list[str]:
+    async def pending(self, part: str | None = None) -> list[str]:
         """Ids of batches not yet dropped, oldest first."""
 
     async def load(self, batch_id: str) -> Batch:
@@ -118,6 +127,15 @@ class BufferStore(Protocol):
 
     async def drop(self, batch_id: str) -> None:
         """Forget a batch the database has committed."""
+
+    async def partitions(self) -> list[str]:
+        """Every partition that holds or held data."""
+
+    async def claim(self, part: str, ttl_s: float, *, force: bool = False) -> bool:
+        """Hold a partition's lease for ``ttl_s``; ``force`` takes it from whoever holds it."""
+
+    async def release(self, part: str) -> None:
+        """Let go of a partition's lease held by this process."""
 
     async def discard_member(self, guild_id: int, user_id: int) -> int:
         """Erase one member's live and pending data in one guild; returns how many entries."""
