@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from _common import emit, recreate_database, service_urls
 
 from bot.analytics import parse_period, parse_timezone
-from cogs.mentor import build_watchlist, risk_window
+from bot.reports.mentor import build_watchlist, risk_window
 from db.engine import create_engine
 from db.guilds import update_settings
 from db.mentor import MentorData

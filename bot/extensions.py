@@ -14,7 +14,9 @@ TRACKING_EXTENSIONS: tuple[str, ...] = (
     "cogs.voice",
     "cogs.invites",
     "cogs.backfill",
+    "cogs.catchup",
     "cogs.presence",
+    "cogs.members",
 )
 
 # The command cogs (reports and settings), in load order.
@@ -29,4 +31,8 @@ COMMAND_EXTENSIONS: tuple[str, ...] = (
     "cogs.mentor",
     "cogs.events",
     "cogs.weekly",
+    "cogs.roles",
+    "cogs.digest",
+    "cogs.nudges",
+    "cogs.dashboard",
 )

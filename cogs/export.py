@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from bot.analytics.periods import DEFAULT_PERIOD, PERIOD_CHOICES, parse_period, parse_timezone
 from bot.commands.errors import UserError
+from bot.commands.options import period_choices
 from bot.commands.permissions import require_manage
 from bot.commands.replies import EMBED_COLOUR
 from bot.render.csvfile import DATASETS, Attachment, CsvSpool, ExportTooLarge
@@ -45,7 +46,7 @@ async def build_export(
     period = parse_period(period_value, now, tz, earliest=EPOCH)
     spool = CsvSpool(dataset)
     try:
-        async for chunk in stream_rows(bot.engine, dataset, guild_id, period.start, period.end):
+        async for chunk in stream_rows(bot.read_engine, dataset, guild_id, period.start, period.end):
             spool.add(chunk)
         stamp = now.astimezone(tz).strftime("%Y-%m-%d")
         attachment = await asyncio.to_thread(spool.finish, f"{dataset}-{period.label}-{stamp}", limit)
@@ -67,7 +68,7 @@ class Export(commands.Cog):
     @app_commands.describe(dataset="Which data to export", period="Which rows: their hour lies in this period")
     @app_commands.choices(
         dataset=[app_commands.Choice(name=d, value=d) for d in DATASETS],
-        period=[app_commands.Choice(name=p, value=p) for p in PERIOD_CHOICES],
+        period=period_choices(),
     )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()

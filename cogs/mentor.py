@@ -57,8 +57,8 @@ class Mentor(commands.Cog):
 
     @property
     def data(self) -> MentorData:
-        """Mentor reads on the bot's engine (opened in ``setup_hook``, after the cog is built)."""
-        return MentorData(self.bot.engine, self.bot.reports.snapshots, self.bot.reports.days)
+        """Mentor reads on the bot's read engine: the replica when set (opened in ``setup_hook``)."""
+        return MentorData(self.bot.read_engine, self.bot.reports.snapshots, self.bot.reports.days)
 
     @mentor.command(name="card", description="A member's activity, regularity, trend, engagement and drop-off risk")
     @app_commands.describe(

@@ -26,6 +26,12 @@ MEMBER_TABLES: tuple[sa.Table, ...] = (
     t.member_daily,
     t.voice_sessions,
     t.member_joins,
+    t.member_names,  # the member's last known name (#13)
+    t.nudge_log,  # the nudges sent to the member (#18)
+    # The dashboard (#15): the name, roles and access the bot saw, the member's sign-in links and sessions.
+    t.dashboard_members,
+    t.dashboard_tokens,
+    t.dashboard_sessions,
 )
 
 

@@ -6,13 +6,14 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
 
 from sandbox.builder import ChannelRef, GuildRef, SandboxBuilder, UserRef, object_id
+from sandbox.cdn import Cdn
 from sandbox.gateway import Gateway
 from sandbox.interactions import (
     InteractionResult,
@@ -21,6 +22,8 @@ from sandbox.interactions import (
     find_command,
     interaction_payload,
 )
+from sandbox.members import MemberRoutes, RoleChange
+from sandbox.oauth import OAuth
 from sandbox.payloads import (
     JSON,
     channel_payload,
@@ -32,6 +35,7 @@ from sandbox.payloads import (
 )
 from sandbox.rest import RateLimitRule, RecordedRequest, Recorder, Rest
 from sandbox.state import (
+    ATTACHMENT_SIZE_LIMIT,
     CustomEmoji,
     SandboxChannel,
     SandboxGuild,
@@ -78,6 +82,9 @@ class SandboxDiscord(SandboxBuilder):
         self.rest = Rest(self.world, self.gateway, recommended_shards=recommended_shards)
         self.interactions: dict[str, InteractionResult] = {}
         self.webhooks = Webhooks(self.rest, self.interactions)
+        self.members_api = MemberRoutes(self.world, self.gateway)
+        # "Log in with Discord" (the dashboard): OAuth2 authorize, token, users/@me(/guilds).
+        self.oauth = OAuth(self.world)
         self._runner: web.AppRunner | None = None
 
     # lifecycle -------------------------------------------------------------------------------
@@ -86,7 +93,10 @@ class SandboxDiscord(SandboxBuilder):
         """Serve on 127.0.0.1 on a free port."""
         app = web.Application(middlewares=[self.recorder.middleware], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
-        app.router.add_routes(self.rest.routes() + self.webhooks.routes())
+        # Member role changes and DMs first: their message route hands guild channels to the REST one.
+        app.router.add_routes(self.members_api.routes(self.rest.post_message))
+        app.router.add_routes(self.rest.routes() + self.webhooks.routes() + self.oauth.routes())
+        app.router.add_routes(Cdn(self.world).routes())  # emoji images and avatars (Asset.BASE)
         app.router.add_route("*", "/{tail:.*}", self.recorder.unknown_route)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -151,6 +161,28 @@ class SandboxDiscord(SandboxBuilder):
         """Requests to routes the sandbox does not implement (answered 404)."""
         return self.recorder.unknown
 
+    @property
+    def role_changes(self) -> list[RoleChange]:
+        """Every role the bot gave or took through the API, in order, with its audit-log reason."""
+        return self.members_api.role_changes
+
+    def dms_to(self, user: UserRef) -> list[StoredMessage]:
+        """The direct messages the bot sent a user, oldest first."""
+        return list(self.members_api.dms.messages.get(object_id(user), []))
+
+    def close_dms(self, user: UserRef) -> None:
+        """The user's DMs refuse the bot from now on (Discord's 403, code 50007)."""
+        self.members_api.dms.closed.add(object_id(user))
+
+    async def click(self, user: UserRef, message: StoredMessage, custom_id: str) -> InteractionResult:
+        """The user presses the button ``custom_id`` of a DM the bot sent them; the result awaits the answer."""
+        return await self.members_api.click(object_id(user), message, custom_id, self.interactions)
+
+    @property
+    def refused_dms(self) -> list[int]:
+        """One user id per DM that Discord refused, in order."""
+        return self.members_api.dms.refused
+
     def rate_limit(self, route: str, *, times: int = 1, retry_after: float = 0.05) -> None:
         """Answer the next `times` requests whose "METHOD /path" contains `route` with a 429."""
         self.recorder.rules.append(RateLimitRule(route, times, retry_after))
@@ -166,10 +198,29 @@ class SandboxDiscord(SandboxBuilder):
             await self.gateway.barrier()
 
     async def reconnect(self, *, shard_id: int | None = None, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        """Make the client drop its connection (op 7) and RESUME it; events in between are not replayed."""
+        """Make the client drop its connection (op 7) and RESUME it; events in between are replayed."""
         sessions = await self.gateway.reconnect(shard_id)
         async with asyncio.timeout(timeout):
             await self.gateway.wait_resumed(sessions)
+
+    async def invalidate_session(
+        self,
+        *,
+        shard_id: int | None = None,
+        meanwhile: Callable[[], Awaitable[object]] | None = None,
+        timeout: float = 15.0,  # noqa: ASYNC109 - the test-facing deadline
+    ) -> None:
+        """End the client's session so that it cannot resume and identifies anew (a new READY).
+
+        ``meanwhile`` runs while no session receives events: what it sends is only in history.
+        """
+        dropped = self.gateway.drop_sessions(shard_id)
+        old = {conn.session_id for conn in dropped}
+        if meanwhile is not None:
+            await meanwhile()
+        await self.gateway.invalidate(dropped)
+        async with asyncio.timeout(timeout):
+            await self.gateway.wait_new_sessions(old, len(dropped))
 
     # dispatching helpers ---------------------------------------------------------------------
 
@@ -356,12 +407,24 @@ class SandboxDiscord(SandboxBuilder):
         return thread
 
     async def join_guild(self, guild: GuildRef) -> None:
-        """The bot is added to a guild after READY: GUILD_CREATE without `unavailable`."""
-        target = self.guild(guild)
+        """The bot is added to a guild after READY (again, after `remove_bot`): GUILD_CREATE without `unavailable`."""
+        target = guild if isinstance(guild, SandboxGuild) else self.guild(guild)
         self.world.guilds[target.id] = target
         await self._dispatch(
             target, "GUILD_CREATE", guild_create_payload(target, self.bot_user.id, joined_after_ready=True)
         )
+
+    async def remove_bot(self, guild: GuildRef, *, unavailable: bool = False) -> SandboxGuild:
+        """The bot is removed from a guild (GUILD_DELETE; `join_guild` adds it back), or, with `unavailable`,
+        the guild has an outage (GUILD_DELETE with `unavailable: true`: the bot is still in it)."""
+        target = guild if isinstance(guild, SandboxGuild) else self.guild(guild)
+        data: JSON = {"id": str(target.id)}
+        if unavailable:
+            data["unavailable"] = True
+        await self._dispatch(target, "GUILD_DELETE", data)
+        if not unavailable:
+            self.world.guilds.pop(target.id, None)
+        return target
 
     async def presence_update(
         self, guild: GuildRef, user: UserRef, *, status: str = "online", activities: Sequence[JSON] = ()
@@ -417,6 +480,41 @@ class SandboxDiscord(SandboxBuilder):
             options=options_sent,
             app_permissions=target.permissions_of(self.bot_user.id) if app_permissions is None else app_permissions,
         )
+        await self._dispatch(target, "INTERACTION_CREATE", payload)
+        return result
+
+    async def press(self, user: UserRef, message: StoredMessage, custom_id: str) -> InteractionResult:
+        """A member presses the button ``custom_id`` of a message in a guild channel (INTERACTION_CREATE,
+        component); the result awaits the answer like an invoked command's."""
+        where = self.channel(message.channel_id)
+        target = self.guild(where.guild_id)
+        member = target.members[object_id(user)]
+        interaction_id = self.snowflake()
+        token = f"interaction-{interaction_id}-{secrets.token_hex(8)}"
+        result = InteractionResult(interaction_id, token, where.id, member.user.id, custom_id)
+        self.interactions[token] = result
+        permissions = target.permissions_of(member.user.id)
+        payload: JSON = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": 3,
+            "token": token,
+            "version": 1,
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "guild_id": str(target.id),
+            "guild": {"id": str(target.id), "locale": "en-US", "features": []},
+            "guild_locale": "en-US",
+            "locale": "en-US",
+            "channel_id": str(where.id),
+            "channel": channel_payload(where, permissions=permissions),
+            "member": member_payload(member) | {"permissions": str(permissions)},
+            "message": message.payload,
+            "app_permissions": str(target.permissions_of(self.bot_user.id)),
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(target.id)},
+            "context": 0,
+            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+        }
         await self._dispatch(target, "INTERACTION_CREATE", payload)
         return result
 

@@ -20,7 +20,8 @@ STACK: tuple[tuple[str, ...], ...] = (
     ("bot.clock", "bot.settings", "bot.api_url", "bot.extensions"),  # the application's small pieces
     ("bot.loops", "bot.logs", "bot.analytics", "bot.render"),  # and what builds on them; pure libraries
     ("bot.buffer", "bot.commands"),  # counters to the database; command plumbing
-    ("bot.tracking", "bot.reports", "bot.posts", "bot.maintenance", "bot.metrics", "bot.web"),
+    ("bot.tracking", "bot.reports", "bot.posts", "bot.maintenance", "bot.metrics"),
+    ("bot.web",),  # the dashboard: reports composed for the browser
     ("bot.app",),  # the Bot owns and closes every resource
     ("bot.__main__",),
     ("cogs.*",),  # one feature per module
