@@ -243,16 +243,17 @@ class StatsBot(commands.AutoShardedBot):
             await self.pusher.push_once()
             await self.flusher.flush_once()
 
-    # Kept in the bot's task group, so that close() waits for them before it disposes of the engine.
+    # Kept in the bot's task group (named ``<event>:<guild id>``), so that close() waits for them before it
+    # disposes of the engine.
     async def on_guild_available(self, guild: discord.Guild) -> None:
-        self.tasks.spawn(self._open_today(guild.id), f"open today of {guild.id}")
+        self.tasks.spawn(self._open_today(guild.id), f"guild_available:{guild.id}")
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        self.tasks.spawn(self._joined(guild.id), f"guild {guild.id} joined")
+        self.tasks.spawn(self._joined(guild.id), f"guild_join:{guild.id}")
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         # Not an outage (that is on_guild_unavailable): the bot was kicked or left, or the guild deleted.
-        self.tasks.spawn(self._removed(guild.id, removed=True), f"guild {guild.id} removed")
+        self.tasks.spawn(self._removed(guild.id, removed=True), f"guild_remove:{guild.id}")
 
     async def _joined(self, guild_id: int) -> None:
         await self._open_today(guild_id)

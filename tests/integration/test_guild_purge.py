@@ -209,6 +209,8 @@ async def handlers_done(event: str) -> None:
     """Wait for the bot's listeners of a gateway event that were scheduled so far (discord.py names their tasks)."""
     name = f"discord.py: on_{event}"
     await asyncio.gather(*(task for task in asyncio.all_tasks() if task.get_name() == name))
+    # The bot does the work of a guild event in its task group, in tasks named ``<event>:<guild id>``.
+    await asyncio.gather(*(task for task in asyncio.all_tasks() if task.get_name().startswith(f"{event}:")))
 
 
 async def test_the_bot_records_removals_not_outages_and_forgets_them_on_a_rejoin(backend: Backend) -> None:
