@@ -19,8 +19,8 @@ from bot.analytics import (
     longest_streak,
 )
 from bot.analytics.periods import parse_period, parse_timezone
+from bot.reports.mentor import risk_window
 from cogs import TRACKING_EXTENSIONS
-from cogs.mentor import risk_window
 from db import tables as t
 from db.guilds import update_settings
 from db.mentor import MentorData
@@ -141,7 +141,12 @@ async def test_card_figures_match_the_analytics_and_permissions_hold(backend: Ba
 
         async with live_bot(backend, sb, extensions=EXTENSIONS, clock=clock):
             card = await (await sb.invoke(guild, general, mentor, "mentor card", {"member": alice})).final()
-            assert not card.ephemeral and card.embeds, card.content
+            # A member's drop-off risk is for the mentor only, unless shared with public:true.
+            assert card.ephemeral and card.embeds, card.content
+            shared = await (
+                await sb.invoke(guild, general, mentor, "mentor card", {"member": alice, "public": True})
+            ).final()
+            assert not shared.ephemeral and fields(shared.embeds[0]) == fields(card.embeds[0])
             got = fields(card.embeds[0])
 
             # What the analytics say from the rows written (the opted-out member is not in the guild's standing).
@@ -174,7 +179,7 @@ async def test_card_figures_match_the_analytics_and_permissions_hold(backend: Ba
 
             # A member opens their own card without the role, but nobody else's, nor the watchlist.
             own = await (await sb.invoke(guild, general, carol, "mentor card", {"member": carol})).final()
-            assert own.embeds and not own.ephemeral
+            assert own.embeds and own.ephemeral
             own_fields = fields(own.embeds[0])
             assert own_fields["Voice minutes"] == f"{round(voice[2, -PERIOD:].sum() / 60)}"
             # 30 s of voice a day does not make a day active: only her message days count.
@@ -201,7 +206,7 @@ async def test_card_figures_match_the_analytics_and_permissions_hold(backend: Ba
             # Mentor role and Manage Server both open the watchlist; the opted-out member never appears.
             for who in (mentor, boss):
                 listed = await (await sb.invoke(guild, general, who, "mentor watchlist", {})).final()
-                assert not listed.ephemeral and listed.embeds
+                assert listed.ephemeral and listed.embeds
                 text = listed.embeds[0]["description"]
                 assert f"<@{bob.user.id}> — high: " in text
                 assert str(hidden.user.id) not in text and str(alice.user.id) not in text
@@ -233,7 +238,7 @@ async def test_watchlist_flags_the_fading_members_of_a_cohort(backend: Backend, 
 
         async with live_bot(backend, sb, extensions=EXTENSIONS, clock=clock):
             reply = await (await sb.invoke(guild, general, boss, "mentor watchlist", {"period": "30d"})).final()
-            assert reply.embeds and not reply.ephemeral, reply.content
+            assert reply.embeds and reply.ephemeral, reply.content
             lines = reply.embeds[0]["description"].splitlines()
             flagged = {int(line.split(">")[0].removeprefix("<@")) for line in lines}
             assert flagged == {m.user.id for m in fading}
