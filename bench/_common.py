@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,22 @@ async def recreate_database(url: str, name: str) -> str:
 def emit(result: dict[str, Any]) -> None:
     """The last line of every benchmark: one JSON object with unit-named keys."""
     print(json.dumps(result, sort_keys=True))
+
+
+async def timed(runs: int, steps: list[Callable[[], Awaitable[object]]]) -> list[list[float]]:
+    """Milliseconds of ``runs`` calls of each step, interleaved so that load changes hit all alike."""
+    for step in steps:
+        await step()  # warm-up
+    out: list[list[float]] = [[] for _ in steps]
+    for _ in range(runs):
+        for times, step in zip(out, steps, strict=True):
+            t0 = time.perf_counter()
+            await step()
+            times.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]

@@ -19,11 +19,10 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from _common import emit, recreate_database, service_urls
+from _common import emit, p95, recreate_database, service_urls, timed
 
 from bot.analytics import parse_period, parse_timezone
 from bot.reports.mentor import build_watchlist, risk_window
@@ -63,25 +62,6 @@ INSERT INTO member_joins (guild_id, user_id, joined_at, invite_code)
 SELECT g, u, CAST(:today AS timestamptz) - make_interval(days => 100 + u % 50), 'unknown'
 FROM generate_series(1, :members) AS u, unnest(ARRAY[CAST(:guild AS bigint), CAST(:local_guild AS bigint)]) AS g
 """
-
-
-async def timed(runs: int, steps: list[Callable[[], Awaitable[object]]]) -> list[list[float]]:
-    """Milliseconds of ``runs`` calls of each step, interleaved so that load changes hit all alike."""
-    for step in steps:
-        await step()  # warm-up
-    out: list[list[float]] = [[] for _ in steps]
-    for _ in range(runs):
-        for times, step in zip(out, steps, strict=True):
-            t0 = time.perf_counter()
-            await step()
-            times.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
-def p95(values: list[float]) -> float:
-    """The 95th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 async def main() -> None:

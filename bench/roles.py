@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
-from _common import emit, recreate_database, service_urls
+from _common import emit, p95, recreate_database, service_urls, timed
 
 from bot.analytics.attendance import presence
 from bot.analytics.periods import parse_timezone
@@ -76,25 +76,6 @@ RULES = {
     "active_days_threshold_30d": RuleSpec("active_days", "threshold", 12, 30),
     "event_minutes_threshold_7d": RuleSpec("event_minutes", "threshold", 40, 7),
 }
-
-
-async def timed(runs: int, steps: list[Callable[[], Awaitable[object]]]) -> list[list[float]]:
-    """Milliseconds of ``runs`` calls of each step, interleaved so that load changes hit all alike."""
-    for step in steps:
-        await step()  # warm-up
-    out: list[list[float]] = [[] for _ in steps]
-    for _ in range(runs):
-        for times, step in zip(out, steps, strict=True):
-            t0 = time.perf_counter()
-            await step()
-            times.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
-def p95(values: list[float]) -> float:
-    """The 95th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def window_start(spec: RuleSpec) -> datetime:
