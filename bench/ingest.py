@@ -164,6 +164,29 @@ def guild_payload(members: list[dict[str, Any]], member_count: int) -> dict[str,
     }
 
 
+def message_create(message_id: int, channel_id: int, guild_id: int, content: str, author: int) -> dict[str, Any]:
+    """A plain MESSAGE_CREATE payload of a member's message, as the gateway sends it."""
+    return {
+        "id": str(message_id),
+        "channel_id": str(channel_id),
+        "guild_id": str(guild_id),
+        "type": 0,
+        "content": content,
+        "author": user(author),
+        "member": member(author, with_user=False),
+        "timestamp": "2026-11-19T08:00:00+00:00",
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "flags": 0,
+    }
+
+
 def message_payloads(n: int, authors: int) -> list[bytes]:
     """Encoded MESSAGE_CREATE payloads: a realistic mix of content, replies, attachments and threads."""
     rnd = random.Random(7)
@@ -173,25 +196,7 @@ def message_payloads(n: int, authors: int) -> list[bytes]:
         mid = base + (i << 22) + i
         ch = rnd.choice(THREADS) if rnd.random() < 0.2 else rnd.choice(CHANNELS)
         author = USER0 + rnd.randrange(authors)
-        data: dict[str, Any] = {
-            "id": str(mid),
-            "channel_id": str(ch),
-            "guild_id": str(G),
-            "type": 0,
-            "content": rnd.choice(TEXTS),
-            "author": user(author),
-            "member": member(author, with_user=False),
-            "timestamp": "2026-11-19T08:00:00+00:00",
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "flags": 0,
-        }
+        data = message_create(mid, ch, G, rnd.choice(TEXTS), author)
         if rnd.random() < 0.15:
             data["attachments"] = [
                 {

@@ -73,7 +73,7 @@ def stream() -> list[tuple[int, bytes]]:
     """The event stream: (guild, MESSAGE_CREATE payload), the same in every process."""
     import json
 
-    from ingest import member, user  # the payload shapes of bench/ingest.py
+    from ingest import message_create  # the payload shape of bench/ingest.py
 
     from bot.tracking.snowflakes import snowflake_at
 
@@ -84,25 +84,7 @@ def stream() -> list[tuple[int, bytes]]:
     for i in range(EVENTS):
         g = rnd.choice(guilds)
         author = member_of(g, rnd.randrange(MEMBERS))
-        data: dict[str, Any] = {
-            "id": str(base + (i << 22) + i),
-            "channel_id": str(rnd.choice(channels_of(g))),
-            "guild_id": str(g),
-            "type": 0,
-            "content": rnd.choice(TEXTS),
-            "author": user(author),
-            "member": member(author, with_user=False),
-            "timestamp": "2026-11-19T08:00:00+00:00",
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "flags": 0,
-        }
+        data = message_create(base + (i << 22) + i, rnd.choice(channels_of(g)), g, rnd.choice(TEXTS), author)
         out.append((g, json.dumps(data).encode()))
     return out
 
