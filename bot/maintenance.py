@@ -33,6 +33,7 @@ class Maintenance:
     once the gateway said which guilds this process is in (``ready``), never one it is in (a
     rejoin whose clearing was missed: its removal is cleared instead), and only guilds of its own
     shards (``owns``), so that the process that would see a rejoin is the one that purges.
+    Retention, too, runs for the guilds of its own shards only: each guild's once.
     """
 
     def __init__(
@@ -68,7 +69,7 @@ class Maintenance:
         await self._every(DAYS_INTERVAL_S, self.open_days_once, "closing yesterday")
 
     async def run_once(self) -> int:
-        deleted = await apply_retention(self.engine, utc(self.clock()))
+        deleted = await apply_retention(self.engine, utc(self.clock()), self.owns)
         if deleted:
             log.info("retention deleted %d rows past their guild's retention", deleted)
         return deleted

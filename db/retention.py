@@ -7,6 +7,7 @@ edition and on SQLite alike. The flush ledger is pruned here too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -28,8 +29,15 @@ DATED: tuple[tuple[sa.Table, str], ...] = (
 )
 
 
-async def apply_retention(engine: AsyncEngine, now: datetime) -> int:
-    """Delete what every guild's retention no longer keeps; returns the rows deleted."""
+async def apply_retention(
+    engine: AsyncEngine, now: datetime, owns: Callable[[int], bool] = lambda _guild_id: True
+) -> int:
+    """Delete what the retention of every guild ``owns`` accepts no longer keeps; returns the rows deleted.
+
+    With several processes each passes the guilds of its own shards, so that every guild's
+    rows are deleted by one process (no two transactions deleting the same rows at once).
+    The ledger is shared by all guilds: every process prunes it (an idempotent DELETE).
+    """
     deleted = 0
     async with engine.begin() as conn:
         rows = await conn.execute(
@@ -38,6 +46,8 @@ async def apply_retention(engine: AsyncEngine, now: datetime) -> int:
             )
         )
         for guild_id, days in rows.all():
+            if not owns(int(guild_id)):
+                continue
             cutoff = now - timedelta(days=int(days))
             gone = 0
             for table, col in DATED:

@@ -12,6 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bot.app import StatsBot
+from bot.buffer.shards import Shards, shard_of
+from bot.maintenance import Maintenance
 from bot.settings import load_settings
 from db import tables as t
 from db.retention import apply_retention
@@ -86,6 +88,32 @@ async def test_retention_drops_old_rows_of_that_guild_only(backend: Backend) -> 
         days = await conn.execute(sa.select(t.member_daily.c.guild_id, t.member_daily.c.day))
         kept = {(g, d) for g, d in days}
     assert (1, utc(old - old % DAY)) not in kept and (2, utc(old - old % DAY)) in kept
+
+
+async def test_each_process_applies_retention_to_the_guilds_of_its_own_shards(backend: Backend) -> None:
+    """Two processes splitting four shards: each deletes its own guilds' old rows, none another's."""
+    guilds = [shard << 22 for shard in range(4)]  # guild ``shard << 22`` is on shard ``shard`` of 4
+    assert [shard_of(g, 4) for g in guilds] == [0, 1, 2, 3]
+    bot = make_bot(backend)
+    await bot.setup_hook()
+    old = NOW - 40 * DAY
+    for guild in guilds:
+        bot.counters.incr((MESSAGES.code, guild, old, 10, 100, "messages"), 1)
+    await bot.close()
+    async with backend.engine.begin() as conn:
+        await conn.execute(sa.insert(t.guild_settings), [{"guild_id": g, "retention_days": 30} for g in guilds])
+    first, second = (
+        Maintenance(backend.engine, lambda: float(NOW), owns=Shards(4, frozenset(ids)).owns) for ids in ({0, 1}, {2, 3})
+    )
+
+    async def guilds_left() -> set[int]:
+        return {k[1] for k in await stored_counters(backend.engine)}
+
+    assert await first.run_once() > 0
+    assert await guilds_left() == set(guilds[2:])
+    assert await second.run_once() > 0
+    assert await guilds_left() == set()
+    assert await first.run_once() == 0
 
 
 async def test_ledger_is_pruned_after_its_replay_window(backend: Backend) -> None:
