@@ -520,11 +520,19 @@ def _merged(first_day: date, n_days: int, parts: Sequence[ActiveDays]) -> Active
     member_ids = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *(p.member_ids for p in parts)]))
     active = np.zeros((member_ids.size, n_days), dtype=bool)
     for part in parts:
-        columns = np.arange(part.active.shape[1]) + (part.first_day - first_day).days
-        inside = (columns >= 0) & (columns < n_days)
-        rows = np.searchsorted(member_ids, part.member_ids)
-        active[np.ix_(rows, columns[inside])] |= part.active[:, inside]
+        # The part's days on the result's columns: one contiguous run, cut to the window.
+        offset = (part.first_day - first_day).days
+        lo, hi = max(offset, 0), min(offset + part.active.shape[1], n_days)
+        if lo >= hi or not part.member_ids.size:
+            continue
+        block = part.active[:, lo - offset : hi - offset]
+        if part.member_ids.size == member_ids.size:  # every member (ids unique and sorted in both)
+            active[:, lo:hi] |= block
+        else:
+            active[np.searchsorted(member_ids, part.member_ids), lo:hi] |= block
     any_day = active.any(axis=1)
+    if any_day.all():
+        return ActiveDays(first_day, member_ids.astype(np.int64), active)
     return ActiveDays(first_day, member_ids[any_day].astype(np.int64), active[any_day])
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.analytics import RiskLevel, activity_points
 from bot.analytics.activity import percentile_scores
@@ -56,6 +57,41 @@ class Names:
         return name if present else f"{name} (left)"
 
 
+@dataclass(frozen=True, slots=True)
+class NameTable:
+    """Every stored name of a guild (opted-out members included), arranged once for the members table:
+    ids ascending, the names as shown (marked when the member left), the ids as text, and each
+    member's place in the case-insensitive alphabetical order of the shown names (ties by id)."""
+
+    ids: npt.NDArray[np.int64]
+    shown: npt.NDArray[np.object_]
+    id_text: npt.NDArray[np.object_]
+    alphabetical: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, names: dict[int, tuple[str, bool]]) -> NameTable:
+        """From ``{user_id: (name, present)}``."""
+        ordered = sorted(names)
+        shown = Names(names)
+        texts = [shown.of(u) for u in ordered]
+        by_name = sorted(range(len(texts)), key=lambda i: texts[i].lower())  # stable: ties stay by id
+        rank = np.empty(len(texts), dtype=np.int64)
+        rank[by_name] = np.arange(len(texts), dtype=np.int64)
+        return cls(np.array(ordered, dtype=np.int64), _strings(texts), _strings([str(u) for u in ordered]), rank)
+
+    @property
+    def nbytes(self) -> int:
+        """Roughly the memory held (what keeping it weighs)."""
+        return int(self.ids.nbytes + self.alphabetical.nbytes) + 64 * len(self.shown)
+
+
+def _strings(values: list[str]) -> npt.NDArray[np.object_]:
+    """Strings as an object array (taken by index arrays without a Python loop)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 class PageData:
     """Reads for one dashboard process: the report repository and the mentor reads on its engine."""
 
@@ -66,7 +102,7 @@ class PageData:
         self.mentor = MentorData(reports.engine, reports.snapshots, reports.days)
         self.event_reads = EventsPage(reports)
         # Every stored name of a guild, opted-out members included (taken out per request).
-        self._names: KeptByVersion[dict[int, tuple[str, bool]]] = KeptByVersion()
+        self._names: KeptByVersion[NameTable] = KeptByVersion()
 
     def now(self) -> datetime:
         """The dashboard's clock, as an aware UTC time."""
@@ -81,19 +117,22 @@ class PageData:
         earliest = await self.reports.earliest(guild_id) if value == "all" else None
         return parse_period(value, self.now(), tz, earliest)
 
-    async def names(self, guild_id: int, user_ids: Sequence[int] | None = None) -> Names:
-        """Names for ids (all members, or these); opted-out members left out.
+    async def names(self, guild_id: int, user_ids: Sequence[int]) -> Names:
+        """Names for these ids; opted-out members left out."""
+        return Names(await repo.member_names(self.engine, guild_id, user_ids))
 
-        A guild's whole list (the members table) is kept while its ``names_version`` stands, with
-        the opt-outs of each request taken out, so a large guild's names are not read every time.
+    async def name_table(self, guild_id: int) -> tuple[NameTable, frozenset[int]]:
+        """The guild's whole name list and the members opted out now (to leave out of it).
+
+        The list is kept while its ``names_version`` stands, so a large guild's names are not
+        read (nor sorted) on every request; the opt-outs are read each time.
         """
-        if user_ids is not None:
-            return Names(await repo.member_names(self.engine, guild_id, user_ids))
         version, hidden = await asyncio.gather(repo.names_version(self.engine, guild_id), self._hidden(guild_id))
-        everyone = await self._names.get(
-            guild_id, version, lambda: repo.member_names(self.engine, guild_id, with_opted_out=True)
-        )
-        return Names({u: v for u, v in everyone.items() if u not in hidden} if hidden else everyone)
+        table = await self._names.get(guild_id, version, lambda: self._name_table(guild_id))
+        return table, hidden
+
+    async def _name_table(self, guild_id: int) -> NameTable:
+        return NameTable.of(await repo.member_names(self.engine, guild_id, with_opted_out=True))
 
     async def _hidden(self, guild_id: int) -> frozenset[int]:
         async with self.engine.connect() as conn:
@@ -187,58 +226,55 @@ class PageData:
         recent = window.period_days
         # The watchlist's active days (kept as a snapshot), not the card's day matrices: the table needs
         # only each member's totals, and engagement is a percentile of those (bot.analytics.activity).
-        messages, voice, data, joins, names = await asyncio.gather(
-            self.reports.top_members(guild_id, span, "messages", 1_000_000),
+        messages, voice, data, joins, (names, hidden) = await asyncio.gather(
+            self.reports.member_totals(guild_id, span, "messages"),
             repo.member_voice_states(self.engine, guild_id, span, self.reports.snapshots),
             self.mentor.active_days(guild_id, window.start, period.end, period.tz),
             self.mentor.membership(guild_id),
-            self.names(guild_id),
+            self.name_table(guild_id),
         )
         mask = data.active
         risk = assess(data, joins.first_joined, period)
-        msg_ids = np.fromiter((u for u, _ in messages), dtype=np.int64, count=len(messages))
-        msg_counts = np.fromiter((v for _, v in messages), dtype=np.int64, count=len(messages))
-        active_col = repo.VOICE_STATES.index("active_s")
+        msg_ids, msg_counts = messages.ids, messages.values
         window_ids = data.member_ids.astype(np.int64)
+        total_s = voice.seconds[:, list(repo.VOICE_TOTAL_COLUMNS)].sum(axis=1)
         # Engagement: the percentile of the period's activity points among members active in it.
-        points = activity_points(
-            _aligned(msg_ids, msg_counts, window_ids), _aligned(voice.ids, voice.seconds[:, active_col], window_ids)
-        )
+        active_col = repo.VOICE_STATES.index("active_s")
+        window_voice = Aligned(voice.ids, window_ids).take(voice.seconds[:, active_col])
+        points = activity_points(Aligned(msg_ids, window_ids).take(msg_counts), window_voice)
         recent_mask = mask[:, -recent:]
         scores = np.rint(percentile_scores(points, recent_mask.any(axis=1))).astype(np.int64)
         active_days = recent_mask.sum(axis=1)
         last_index = np.where(mask.any(axis=1), mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1), -1)
-        total_s = voice.seconds[:, list(repo.VOICE_TOTAL_COLUMNS)].sum(axis=1)
         # Shown: members with a message, voice time or an active day in the period, whom the bot saw
         # (opted-out members are not among the names).
-        candidates = np.union1d(
-            np.union1d(msg_ids[msg_counts > 0], voice.ids[np.rint(total_s / 60) > 0]), window_ids[active_days > 0]
+        candidates = np.unique(
+            np.concatenate((msg_ids[msg_counts > 0], voice.ids[np.rint(total_s / 60) > 0], window_ids[active_days > 0]))
         )
-        known = np.fromiter(names.names, dtype=np.int64, count=len(names.names))
-        shown = candidates[np.isin(candidates, known)]
-        in_window = _aligned(window_ids, np.ones(window_ids.size, dtype=np.int64), shown).astype(bool)
-        at = _positions(window_ids, shown)
-        # Columns of the shown members, in the table's order: most messages first, then by name.
-        id_list = shown.tolist()
-        name_list = [names.of(u) for u in id_list]
-        messages_shown = _aligned(msg_ids, msg_counts, shown)
-        order = np.lexsort((np.array([n.lower() for n in name_list], dtype=str), -messages_shown))
+        named = names.ids[~np.isin(names.ids, np.fromiter(hidden, dtype=np.int64, count=len(hidden)))]
+        shown = candidates[np.isin(candidates, named, assume_unique=True)]
+        # The table's order: most messages first, then by name.
+        messages_shown = Aligned(msg_ids, shown).take(msg_counts)
+        row_of = np.searchsorted(names.ids, shown)  # every shown member has a name
+        order = np.lexsort((names.alphabetical[row_of], -messages_shown))
+        shown, rows_shown = shown[order], row_of[order]
+        by_voice, by_window = Aligned(voice.ids, shown), Aligned(window_ids, shown)
+        minutes = np.rint(by_voice.take(voice.seconds) / 60).astype(np.int64)
         columns: dict[str, list[Any]] = {
-            "id": [str(id_list[i]) for i in order.tolist()],
-            "name": [name_list[i] for i in order.tolist()],
+            "id": names.id_text[rows_shown].tolist(),
+            "name": names.shown[rows_shown].tolist(),
             "messages": messages_shown[order].tolist(),
-            "voice_minutes": np.rint(_aligned(voice.ids, total_s, shown)[order] / 60).astype(np.int64).tolist(),
+            "voice_minutes": np.rint(by_voice.take(total_s) / 60).astype(np.int64).tolist(),
         }
         for k, state in enumerate(repo.VOICE_STATES):
-            minutes = np.rint(_aligned(voice.ids, voice.seconds[:, k], shown)[order] / 60).astype(np.int64)
-            columns[state.removesuffix("_s") + "_minutes"] = minutes.tolist()
-        columns["active_days"] = np.where(in_window, active_days[at], 0)[order].tolist()
-        last = np.where(in_window, last_index[at], -1)[order]
-        days = (np.datetime64(data.first_day, "D") + np.maximum(last, 0)).astype(str).tolist()
-        columns["last_active"] = [d if n >= 0 else None for d, n in zip(days, last.tolist(), strict=True)]
-        columns["engagement"] = np.where(in_window, scores[at], 0)[order].tolist()
+            columns[state.removesuffix("_s") + "_minutes"] = minutes[:, k].tolist()
+        columns["active_days"] = by_window.take(active_days).tolist()
+        day_text = _strings([(data.first_day + timedelta(days=i)).isoformat() for i in range(mask.shape[1])] + [""])
+        last_active = day_text[by_window.take(last_index, missing=-1)]  # -1: the last, empty
+        columns["last_active"] = [d or None for d in last_active.tolist()]
+        columns["engagement"] = by_window.take(scores).tolist()
         words = [RiskLevel(n).word for n in range(len(RiskLevel))]
-        levels = _aligned(risk.member_ids.astype(np.int64), risk.level.astype(np.int64), shown)[order]
+        levels = Aligned(risk.member_ids.astype(np.int64), shown).take(risk.level.astype(np.int64))
         columns["risk"] = [words[n] for n in levels.tolist()]
         # Rows as arrays under one list of keys: a large guild's table is tens of thousands of rows.
         return {
@@ -400,26 +436,24 @@ def _bucketed(
     return xs, m.tolist(), np.round(v, 1).tolist(), "week"
 
 
-def _positions(ids: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Where each of ``wanted`` is in the unique ``ids`` (0 where absent: mask those with ``_aligned``)."""
-    if not ids.size:
-        return np.zeros(wanted.size, dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    pos = np.minimum(np.searchsorted(ids[order], wanted), ids.size - 1)
-    return np.asarray(order[pos])
+class Aligned:
+    """Where each of ``wanted`` stands among the unique ``ids``, found once, to take any values kept per id."""
 
+    def __init__(self, ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> None:
+        if ids.size and wanted.size:
+            order = np.argsort(ids, kind="stable")
+            at = order[np.minimum(np.searchsorted(ids[order], wanted), ids.size - 1)]
+            self.found = ids[at] == wanted
+            self.at = at[self.found]
+        else:
+            self.found = np.zeros(wanted.size, dtype=bool)
+            self.at = np.zeros(0, dtype=np.int64)
 
-def _aligned(
-    ids: np.ndarray[Any, Any], values: np.ndarray[Any, Any], wanted: np.ndarray[Any, Any]
-) -> np.ndarray[Any, Any]:
-    """``values`` (one per unique id of ``ids``) for each of ``wanted``, 0 where an id is absent."""
-    out = np.zeros(wanted.size, dtype=values.dtype if values.size else np.int64)
-    if not ids.size or not wanted.size:
+    def take(self, values: np.ndarray[Any, Any], missing: int = 0) -> np.ndarray[Any, Any]:
+        """``values`` (rows aligned with ``ids``) for each of ``wanted``; ``missing`` where an id is absent."""
+        out = np.full((self.found.size, *values.shape[1:]), missing, dtype=values.dtype if values.size else np.int64)
+        out[self.found] = values[self.at]
         return out
-    at = _positions(ids, wanted)
-    found = ids[at] == wanted
-    out[found] = values[at[found]]
-    return out
 
 
 def _count_into(moments: Sequence[datetime], edges: Sequence[datetime]) -> list[int]:

@@ -257,9 +257,7 @@ class Reports:
         if metric == "invites":
             return await self._top_inviters(guild_id, span, limit)
         if self.snapshots is not None:
-            async with self.engine.connect() as conn:
-                hidden = await self._optout_ids(conn, guild_id)
-                return (await self._shown_totals(conn, guild_id, span, metric, channels, hidden)).top(limit)
+            return (await self.member_totals(guild_id, span, metric, channels)).top(limit)
         rows = self._member_rows(guild_id, span, metric, channels)
         total = sa.func.sum(rows.c.value)
         stmt = (
@@ -271,6 +269,16 @@ class Reports:
         )
         async with self.engine.connect() as conn:
             return [(int(u), int(v)) for u, v in (await conn.execute(stmt)).all()]
+
+    async def member_totals(
+        self, guild_id: int, span: Span, metric: str = "messages", channels: Sequence[int] | None = None
+    ) -> KeyedTotals:
+        """Every shown member's total of a /top metric (not invites) above zero, as arrays (opted-out members left
+        out): the whole ranking, for the dashboard's members table, without a Python row per member."""
+        await self._closed(guild_id, span)
+        async with self.engine.connect() as conn:
+            hidden = await self._optout_ids(conn, guild_id)
+            return await self._shown_totals(conn, guild_id, span, metric, channels, hidden)
 
     async def _shown_totals(
         self,
