@@ -62,6 +62,11 @@ class DailyActivity:
         """Number of local days (columns)."""
         return int(self.messages.shape[1])
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (what a snapshot of it weighs)."""
+        return int(self.member_ids.nbytes + self.messages.nbytes + self.active_s.nbytes)
+
     def row(self, user_id: int) -> int | None:
         """The row of a member, or None when they have no activity in the window."""
         found = np.flatnonzero(self.member_ids == user_id)
@@ -171,25 +176,73 @@ class MentorData:
         """Every member's messages and active voice seconds per local day of ``[start, end)``.
 
         ``start`` should be a local midnight; the days are those ``local_days`` gives.
+        Members without any message or active voice second in the window are left out.
+        On PostgreSQL with the bot's snapshots, the sums over whole past UTC days are kept
+        (``db.reports.snapshots``) and only the edges (today) are read each time: the
+        mentor card and the dashboard's member page read the whole guild's window.
         """
         await self._closed(guild_id, end)
         days = local_days(start, end, tz)
         first_day = days[0].date if days else start.astimezone(tz).date()
+        if self.snapshots is None or self.engine.dialect.name != "postgresql":
+            return await self._read_guild_days(guild_id, start, end, tz, first_day, len(days))
+        hidden = sorted(await opted_out_ids(self.engine, guild_id))
+        async with self.engine.connect() as conn:
+
+            async def read(part: Span) -> DailyActivity:
+                """The part's sums on its own local days: whole UTC days of a UTC guild from member_daily, the
+                rest from the hourly tables summed per local day by the server."""
+                whole = whole_days(part) if is_utc(tz) else None
+                pieces = [(part, False)] if whole is None else [(whole, True), *((e, False) for e in edges(part))]
+                found = []
+                for piece, daily in pieces:
+                    sums = (
+                        await self._utc_day_sums(conn, guild_id, piece.start, piece.end)
+                        if daily
+                        else await self._sums(conn, guild_id, piece.start, piece.end, tz, hidden)
+                    )
+                    found.append(
+                        _dense(sums, piece.start.astimezone(tz).date(), len(local_days(piece.start, piece.end, tz)))
+                    )
+                return _summed(part.start.astimezone(tz).date(), len(local_days(part.start, part.end, tz)), found)
+
+            plan = split_period(start, end, True)
+            key = ("mentor-guild-days", tz.key)
+            n_days = len(days)
+            found = await over(self.snapshots, conn, guild_id, plan, key, read, lambda p: _summed(first_day, n_days, p))
+        # The opt-outs of now, whatever the snapshot was read under (an opt-out also bumps the versions).
+        shown = ~np.isin(found.member_ids, np.asarray(hidden, dtype=np.int64))
+        if shown.all():
+            return found
+        return DailyActivity(first_day, found.member_ids[shown], found.messages[shown], found.active_s[shown])
+
+    async def _read_guild_days(
+        self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo, first_day: date, n_days: int
+    ) -> DailyActivity:
+        """``guild_days`` read whole: the flat rows of the window placed on its local days."""
         if is_utc(tz):
             # Whole days from member_daily; the rest (today: an open day) from the hourly rows.
             cut = max(start, datetime.fromtimestamp(day_start(end.timestamp()), UTC))
-            daily, hourly = await self._daily_rows(guild_id, start, cut), await self._hourly_rows(guild_id, cut, end)
+            async with self.engine.connect() as conn:
+                daily = await self._daily_rows(conn, guild_id, start, cut)
+            hourly = await self._hourly_rows(guild_id, cut, end)
             epochs, users, messages, active = (np.concatenate(pair) for pair in zip(daily, hourly, strict=True))
         else:
             epochs, users, messages, active = await self._hourly_rows(guild_id, start, end)
         member_ids, rows = np.unique(users, return_inverse=True) if users.size else (users, users)
         n = int(member_ids.size)
-        return DailyActivity(
+        found = DailyActivity(
             first_day=first_day,
             member_ids=member_ids.astype(np.int64),
-            messages=daily_matrix(epochs, rows, messages, tz, first_day, n, len(days)),
-            active_s=daily_matrix(epochs, rows, active, tz, first_day, n, len(days)),
+            messages=daily_matrix(epochs, rows, messages, tz, first_day, n, n_days),
+            active_s=daily_matrix(epochs, rows, active, tz, first_day, n, n_days),
         )
+        return _summed(first_day, n_days, [found])  # without members whose rows are all zero
+
+    async def _utc_day_sums(self, conn: AsyncConnection, guild_id: int, start: datetime, end: datetime) -> LocalDaySums:
+        """Sums per member and UTC day of whole UTC days ``[start, end)`` from ``member_daily`` (PostgreSQL)."""
+        epochs, users, messages, active = await self._daily_rows(conn, guild_id, start, end)
+        return LocalDaySums(users, epochs // 86400, messages.astype(np.int64), active.astype(np.int64))
 
     async def active_days(self, guild_id: int, start: datetime, end: datetime, tz: ZoneInfo) -> ActiveDays:
         """Every member's active local days of ``[start, end)`` (``start`` a local midnight): what risk needs.
@@ -354,7 +407,7 @@ class MentorData:
         ).group_by(rows.c.user_id, rows.c.idx)
 
     async def _daily_rows(
-        self, guild_id: int, start: datetime, end: datetime
+        self, conn: AsyncConnection, guild_id: int, start: datetime, end: datetime
     ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
         """Flat (day epoch, user, messages, active_s) arrays from ``member_daily``."""
         d = t.member_daily
@@ -365,23 +418,22 @@ class MentorData:
             sa.or_(d.c.messages > 0, d.c.active_s > 0),
             not_opted_out(guild_id, d.c.user_id),
         )
-        async with self.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                epoch = sa.cast(sa.extract("epoch", d.c.day), sa.BigInteger)
-                stmt = (
-                    sa.select(
-                        d.c.user_id,
-                        sa.func.array_agg(epoch, type_=postgresql.ARRAY(sa.BigInteger)),
-                        sa.func.array_agg(d.c.messages, type_=postgresql.ARRAY(sa.BigInteger)),
-                        sa.func.array_agg(d.c.active_s, type_=postgresql.ARRAY(sa.BigInteger)),
-                    )
-                    .where(*where)
-                    .group_by(d.c.user_id)
+        if conn.dialect.name == "postgresql":
+            epoch = sa.cast(sa.extract("epoch", d.c.day), sa.BigInteger)
+            stmt = (
+                sa.select(
+                    d.c.user_id,
+                    sa.func.array_agg(epoch, type_=postgresql.ARRAY(sa.BigInteger)),
+                    sa.func.array_agg(d.c.messages, type_=postgresql.ARRAY(sa.BigInteger)),
+                    sa.func.array_agg(d.c.active_s, type_=postgresql.ARRAY(sa.BigInteger)),
                 )
-                result = (await conn.execute(stmt)).all()
-                return _from_arrays(result)
-            flat = sa.select(d.c.day, d.c.user_id, d.c.messages, d.c.active_s).where(*where)
-            return _from_rows((await conn.execute(flat)).all())
+                .where(*where)
+                .group_by(d.c.user_id)
+            )
+            result = (await conn.execute(stmt)).all()
+            return _from_arrays(result)
+        flat = sa.select(d.c.day, d.c.user_id, d.c.messages, d.c.active_s).where(*where)
+        return _from_rows((await conn.execute(flat)).all())
 
     async def _hourly_rows(
         self, guild_id: int, start: datetime, end: datetime, user_id: int | None = None
@@ -517,7 +569,7 @@ def _no_days() -> tuple[IntArray, BoolArray]:
 
 def _merged(first_day: date, n_days: int, parts: Sequence[ActiveDays]) -> ActiveDays:
     """Active days of several parts (each from its own first day) on the columns of ``first_day``."""
-    member_ids = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *(p.member_ids for p in parts)]))
+    member_ids = _union([p.member_ids for p in parts])
     active = np.zeros((member_ids.size, n_days), dtype=bool)
     for part in parts:
         # The part's days on the result's columns: one contiguous run, cut to the window.
@@ -534,6 +586,56 @@ def _merged(first_day: date, n_days: int, parts: Sequence[ActiveDays]) -> Active
     if any_day.all():
         return ActiveDays(first_day, member_ids.astype(np.int64), active)
     return ActiveDays(first_day, member_ids[any_day].astype(np.int64), active[any_day])
+
+
+def _union(ids: Sequence[IntArray]) -> IntArray:
+    """The sorted union of sorted unique id arrays; without a sort when the largest holds all the others
+    (a snapshot of the whole guild and today's few members)."""
+    if not ids:
+        return np.zeros(0, dtype=np.int64)
+    largest = max(ids, key=lambda a: a.size)
+    others = [a for a in ids if a is not largest and a.size]
+    if not others:
+        return largest
+    if largest.size:
+        rest = np.concatenate(others)
+        at = np.minimum(np.searchsorted(largest, rest), largest.size - 1)
+        if bool((largest[at] == rest).all()):
+            return largest
+    return np.unique(np.concatenate([largest, *others]))
+
+
+def _dense(sums: LocalDaySums, first_day: date, n_days: int) -> DailyActivity:
+    """The members × days matrices of per-day sums (one per member and day) on the days from ``first_day``."""
+    columns = sums.day_numbers - (first_day - date(1970, 1, 1)).days
+    keep = (columns >= 0) & (columns < n_days) & ((sums.messages != 0) | (sums.active_s != 0))
+    member_ids, rows = np.unique(sums.users[keep], return_inverse=True)
+    messages = np.zeros((member_ids.size, n_days))
+    active = np.zeros((member_ids.size, n_days))
+    messages[rows, columns[keep]] = sums.messages[keep]
+    active[rows, columns[keep]] = sums.active_s[keep]
+    return DailyActivity(first_day, member_ids.astype(np.int64), messages, active)
+
+
+def _summed(first_day: date, n_days: int, parts: Sequence[DailyActivity]) -> DailyActivity:
+    """The sums of several parts (each from its own first day) on the columns of ``first_day``; members whose
+    sums are all zero there are left out."""
+    member_ids = _union([p.member_ids for p in parts])
+    messages = np.zeros((member_ids.size, n_days))
+    active = np.zeros((member_ids.size, n_days))
+    for part in parts:
+        # The part's days on the result's columns: one contiguous run, cut to the window.
+        offset = (part.first_day - first_day).days
+        lo, hi = max(offset, 0), min(offset + part.days, n_days)
+        if lo >= hi or not part.member_ids.size:
+            continue
+        rows = slice(None) if part.member_ids.size == member_ids.size else np.searchsorted(member_ids, part.member_ids)
+        messages[rows, lo:hi] += part.messages[:, lo - offset : hi - offset]
+        active[rows, lo:hi] += part.active_s[:, lo - offset : hi - offset]
+    shown = messages.any(axis=1) | active.any(axis=1)
+    if shown.all():
+        return DailyActivity(first_day, member_ids.astype(np.int64), messages, active)
+    return DailyActivity(first_day, member_ids[shown].astype(np.int64), messages[shown], active[shown])
 
 
 def _active_from_sums(sums: LocalDaySums, first_day: date, n_days: int) -> ActiveDays:

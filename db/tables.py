@@ -400,8 +400,9 @@ removed_guilds = sa.Table(
     sa.Column("removed_at", UTCDateTime, nullable=False),
 )
 
-# Per-member reads over long periods (heatmaps, top channels, voice by sub-state): alembic 0003, 0006, 0007.
+# Per-member reads over long periods (heatmaps, top channels, voice by sub-state): alembic 0003, 0006, 0007, 0014.
 sa.Index("message_hourly_member", message_hourly.c.guild_id, message_hourly.c.user_id, message_hourly.c.hour)
+sa.Index("voice_hourly_member", voice_hourly.c.guild_id, voice_hourly.c.user_id, voice_hourly.c.hour)
 sa.Index("voice_daily_member", voice_daily.c.guild_id, voice_daily.c.user_id, voice_daily.c.day)
 
 # Hypertables and their chunk intervals (TimescaleDB only).

@@ -287,3 +287,56 @@ async def test_kept_active_days_agree_with_a_fresh_read(backend: Backend, tz: st
     )
     await agree()
     assert snapshots.misses > misses or backend.name == "sqlite"
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/Santiago"])
+async def test_kept_guild_days_agree_with_a_fresh_read(backend: Backend, tz: str) -> None:
+    """The card's day matrices from a snapshot of whole past UTC days plus today read now are a fresh read's,
+    including after a late write into a kept day and an opt-out."""
+    rng = np.random.default_rng(12)
+    guild_id, channel_id = 78, 1
+    histories = []
+    for user in range(600, 640):
+        days = [d for d in range(WINDOW) if rng.random() < 0.4]
+        histories.append(
+            History(user, *pattern(days, messages=int(rng.integers(0, 4)), voice_s=int(rng.integers(0, 3)) * 45))
+        )
+    await write_history(backend, guild_id, channel_id, histories)
+    zone = parse_timezone(tz)
+    period = parse_period("30d", NOW, zone)
+    window = risk_window(period)
+    snapshots = Snapshots()
+    kept, fresh = MentorData(backend.engine, snapshots), MentorData(backend.engine)
+
+    async def agree() -> None:
+        a = await kept.guild_days(guild_id, window.start, period.end, zone)
+        b = await fresh.guild_days(guild_id, window.start, period.end, zone)
+        assert a.first_day == b.first_day and a.days == b.days
+        assert a.member_ids.tolist() == b.member_ids.tolist()
+        assert a.messages.tolist() == b.messages.tolist()
+        assert a.active_s.tolist() == b.active_s.tolist()
+
+    await agree()
+    misses = snapshots.misses
+    await agree()
+    assert snapshots.misses == misses
+    # Every member with any activity is there, and the window's totals are the histories' (opted out: none yet).
+    data = await kept.guild_days(guild_id, window.start, period.end, zone)
+    active = {h.user_id for h in histories if any(h.messages) or any(h.voice_s)}
+    assert set(data.member_ids.tolist()) == active
+    assert data.messages.sum() == sum(sum(h.messages) for h in histories)
+    # A late message into a kept day: read again, and shown.
+    late = histories[0]
+    late_hour = int((TODAY - timedelta(days=5)).timestamp()) + 11 * 3600
+    await counted_and_flushed(
+        backend, NOW.timestamp(), [((MESSAGES.code, guild_id, late_hour, channel_id, late.user_id, "messages"), 7)]
+    )
+    await agree()
+    assert snapshots.misses > misses or backend.name == "sqlite"
+    after = await kept.guild_days(guild_id, window.start, period.end, zone)
+    assert after.messages.sum() == data.messages.sum() + 7
+    # An opt-out leaves the member out of the kept path at once.
+    await opt_out(backend, guild_id, late.user_id)
+    await agree()
+    gone = await kept.guild_days(guild_id, window.start, period.end, zone)
+    assert late.user_id not in gone.member_ids.tolist()
