@@ -34,7 +34,7 @@ from db.events import EventConfig, event_versions
 from db.names import MemberName, names_of
 from db.privacy import opted_out_ids
 from db.reports import Reports, Totals, split_period
-from db.voice import Interval, sessions_between
+from db.voice import Interval, sessions_between, sessions_version
 
 # The weekly summaries shown at most (a quarter), newest first.
 MAX_WEEKS: Final = 13
@@ -86,11 +86,16 @@ async def held_between(
     return sorted(found.values(), key=lambda h: (h.occ.start, h.occ.event_id))
 
 
+def _around(held: Sequence[Held]) -> tuple[datetime, datetime]:
+    """From the first occurrence's start to the last one's end."""
+    return min(h.occ.start for h in held), max(h.occ.end for h in held)
+
+
 async def attend(engine: AsyncEngine, guild_id: int, held: Sequence[Held]) -> list[Attended]:
     """Who was present in each minute of each occurrence, from one read of the voice sessions around them."""
     if not held:
         return []
-    sessions = await sessions_between(engine, guild_id, min(h.occ.start for h in held), max(h.occ.end for h in held))
+    sessions = await sessions_between(engine, guild_id, *_around(held))
     starts = np.fromiter((iv.start for iv in sessions), dtype=np.int64, count=len(sessions))
     ends = np.fromiter((iv.end for iv in sessions), dtype=np.int64, count=len(sessions))
     return [_attended(h, _flags(sessions, starts, ends, h)) for h in held]
@@ -149,6 +154,9 @@ class EventsPage:
         self.reports = reports
         self.engine = reports.engine
         self._members: KeptByVersion[repo.Memberships] = KeptByVersion()
+        # The page's attendance: every occurrence of a quarter, from thousands of sessions, kept while
+        # the occurrences and the sessions around them (``sessions_version``) are the same.
+        self._attended: KeptByVersion[list[Attended]] = KeptByVersion()
 
     async def page(self, guild_id: int, period: Period, now: datetime, names_shown: bool) -> dict[str, Any]:
         """Occurrences of the period (newest first), attendance by week, never present, weekly summaries.
@@ -161,7 +169,7 @@ class EventsPage:
             held_between(self.engine, guild_id, first, period.end, now, period.tz), self._memberships(guild_id)
         )
         attended, totals = await asyncio.gather(
-            attend(self.engine, guild_id, held),
+            self._attend(guild_id, held),
             self._week_totals(guild_id, [*weeks, *([previous_week(weeks[-1])] if weeks else [])]),
         )
         names = dict(zip(members.ids.tolist(), members.names, strict=True))
@@ -236,6 +244,14 @@ class EventsPage:
             "channels": sorted(held[0].channels.values(), key=str.lower),
             "attendees": rows,
         }
+
+    async def _attend(self, guild_id: int, held: Sequence[Held]) -> list[Attended]:
+        """``attend``, kept while the occurrences (with their channels) and the sessions around them stay."""
+        if not held:
+            return []
+        occurrences = tuple((h.occ.key, tuple(sorted(h.channels))) for h in held)
+        version = (occurrences, await sessions_version(self.engine, guild_id, *_around(held)))
+        return await self._attended.get(guild_id, version, lambda: attend(self.engine, guild_id, held))
 
     async def _memberships(self, guild_id: int) -> repo.Memberships:
         """The guild's members as the name tracker saw them (kept while unchanged), opted-out members left out."""

@@ -183,6 +183,37 @@ async def test_occurrences_count_only_events_configured_at_the_time(world: World
     assert data["never_present_count"] == 3
 
 
+async def test_kept_attendance_follows_late_cut_and_hidden_sessions(world: World) -> None:
+    """The page keeps a quarter's attendance between requests, but a session written late into a past
+    occurrence, a session cut shorter and an opt-out each show at the next request."""
+    await world.sign_in(ADMIN)
+
+    async def minutes_of(key: str) -> tuple[int, int]:
+        data = await world.get("/api/events?period=7d")
+        found = next(o for o in data["occurrences"] if o["key"] == key)
+        return found["members_present"], found["member_minutes"]
+
+    key = f"2026-11-17T10:00+00:00#{world.daily}"
+    assert await minutes_of(key) == (0, 0)
+    assert await minutes_of(key) == (0, 0)  # kept
+    engine = world.backend.engine
+    late = {"guild_id": G, "user_id": BOB, "channel_id": STUDY, "started_at": at(17, 10, 5), "open": False}
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(t.voice_sessions).values(**late, ended_at=at(17, 10, 45)))
+    assert await minutes_of(key) == (1, 40)
+    vs = t.voice_sessions
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(vs)
+            .where(vs.c.guild_id == G, vs.c.user_id == BOB, vs.c.started_at == late["started_at"])
+            .values(ended_at=at(17, 10, 15))
+        )
+    assert await minutes_of(key) == (1, 10)
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(t.optouts).values(guild_id=G, user_id=BOB, mode="hide", created_at=NOW))
+    assert await minutes_of(key) == (0, 0)
+
+
 async def test_minute_grid_of_an_occurrence(world: World) -> None:
     await world.sign_in(ADMIN)
     key = f"2026-11-18T10:00+00:00#{world.daily}"
