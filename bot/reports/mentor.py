@@ -62,8 +62,9 @@ def risk_window(period: Period) -> Window:
 def assess(days: ActiveDays, first_joined: dict[int, datetime], period: Period) -> GuildRisk:
     """Drop-off risk of every member in the window, with join dates as the start of their history."""
     starts = history_columns(days.member_ids, first_joined, days.first_day, period.tz, days.active)
-    # Only active days count for risk (risk.py): an active day stands as one message.
-    messages = days.active.astype(np.int64)
+    # Only active days count for risk (risk.py): an active day stands as one message (bytes, not
+    # 64-bit counts: a large guild's window is a million cells).
+    messages = days.active.view(np.uint8)
     return assess_guild(messages, np.zeros_like(messages), days.member_ids, starts)
 
 

@@ -260,28 +260,25 @@ class PageData:
         shown, rows_shown = shown[order], row_of[order]
         by_voice, by_window = Aligned(voice.ids, shown), Aligned(window_ids, shown)
         minutes = np.rint(by_voice.take(voice.seconds) / 60).astype(np.int64)
-        columns: dict[str, list[Any]] = {
+        # One array per column (numbers stay numpy arrays, which orjson writes without a Python object
+        # per value): a large guild's table is tens of thousands of rows.
+        columns: dict[str, Any] = {
             "id": names.id_text[rows_shown].tolist(),
             "name": names.shown[rows_shown].tolist(),
-            "messages": messages_shown[order].tolist(),
-            "voice_minutes": np.rint(by_voice.take(total_s) / 60).astype(np.int64).tolist(),
+            "messages": messages_shown[order],
+            "voice_minutes": np.rint(by_voice.take(total_s) / 60).astype(np.int64),
         }
         for k, state in enumerate(repo.VOICE_STATES):
-            columns[state.removesuffix("_s") + "_minutes"] = minutes[:, k].tolist()
-        columns["active_days"] = by_window.take(active_days).tolist()
-        day_text = _strings([(data.first_day + timedelta(days=i)).isoformat() for i in range(mask.shape[1])] + [""])
-        last_active = day_text[by_window.take(last_index, missing=-1)]  # -1: the last, empty
-        columns["last_active"] = [d or None for d in last_active.tolist()]
-        columns["engagement"] = by_window.take(scores).tolist()
-        words = [RiskLevel(n).word for n in range(len(RiskLevel))]
+            columns[state.removesuffix("_s") + "_minutes"] = np.ascontiguousarray(minutes[:, k])
+        columns["active_days"] = by_window.take(active_days).astype(np.int64)
+        days = [(data.first_day + timedelta(days=i)).isoformat() for i in range(mask.shape[1])]
+        day_text = np.array([*days, None], dtype=object)  # -1: the last, none
+        columns["last_active"] = day_text[by_window.take(last_index, missing=-1)].tolist()
+        columns["engagement"] = by_window.take(scores).astype(np.int64)
+        words = np.array([RiskLevel(n).word for n in range(len(RiskLevel))], dtype=object)
         levels = Aligned(risk.member_ids.astype(np.int64), shown).take(risk.level.astype(np.int64))
-        columns["risk"] = [words[n] for n in levels.tolist()]
-        # Rows as arrays under one list of keys: a large guild's table is tens of thousands of rows.
-        return {
-            "period": _period_json(period),
-            "keys": list(columns),
-            "rows": list(zip(*columns.values(), strict=True)),
-        }
+        columns["risk"] = words[levels].tolist()
+        return {"period": _period_json(period), "keys": list(columns), "columns": columns}
 
     async def member(self, guild_id: int, user_id: int, period_value: str) -> dict[str, Any]:
         """One member's mentor card figures, heatmap and daily activity."""
@@ -441,8 +438,11 @@ class Aligned:
 
     def __init__(self, ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> None:
         if ids.size and wanted.size:
-            order = np.argsort(ids, kind="stable")
-            at = order[np.minimum(np.searchsorted(ids[order], wanted), ids.size - 1)]
+            if bool((ids[1:] > ids[:-1]).all()):  # sorted already (the repositories' ids mostly are)
+                at = np.minimum(np.searchsorted(ids, wanted), ids.size - 1)
+            else:
+                order = np.argsort(ids, kind="stable")
+                at = order[np.minimum(np.searchsorted(ids[order], wanted), ids.size - 1)]
             self.found = ids[at] == wanted
             self.at = at[self.found]
         else:

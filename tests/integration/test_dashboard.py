@@ -173,8 +173,10 @@ async def site(backend: Backend, static: dict[str, StaticFile]) -> AsyncIterator
 
 
 def table_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The members table's rows (arrays under ``keys``) as one dict per member."""
-    return [dict(zip(payload["keys"], row, strict=True)) for row in payload["rows"]]
+    """The members table's rows (one array per column, in the order of ``keys``) as one dict per member."""
+    columns = payload["columns"]
+    assert list(columns) == payload["keys"]
+    return [dict(zip(payload["keys"], row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 async def refused(response: object) -> str:

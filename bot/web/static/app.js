@@ -162,8 +162,8 @@
     const table = document.getElementById("members");
     const search = document.getElementById("search");
     const keys = Array.from(table.querySelectorAll("th[data-key]")).map((th) => th.dataset.key);
-    // The rows come as arrays under d.keys (a large guild's table is long): one object per member here.
-    const rows = d.rows.map((r) => Object.fromEntries(d.keys.map((k, i) => [k, r[i]])));
+    // The table comes as one array per column (a large guild's table is long): one object per member here.
+    const rows = d.columns.id.map((_, i) => Object.fromEntries(d.keys.map((k) => [k, d.columns[k][i]])));
     function draw() {
       const q = search.value.trim().toLowerCase();
       const tbody = table.querySelector("tbody");
