@@ -30,6 +30,7 @@ from queries import GUILD, MEMBERS, NOW, load, server_report
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.analytics.periods import parse_period, parse_timezone
+from bot.heap import freeze_startup_heap
 from bot.posts.schedule import previous_week, week_before
 from bot.reports.builders import read_span, series_span
 from bot.reports.mentor import build_watchlist, risk_window
@@ -41,6 +42,7 @@ from db.events import add_event
 from db.mentor import MentorData
 from db.migrate import upgrade
 from db.reports import Reports, Snapshots, split_period
+from db.rollups import DayCloser
 from db.voice import sessions_between
 
 RUNS = 20
@@ -125,6 +127,9 @@ async def main() -> None:
     engine = create_engine(url)
     await upgrade(engine)
     await prepare(engine)
+    # As a running bot does for every guild it serves (bot.maintenance, each minute): today open, the days
+    # before closed. Without it every read asks the database whether there is a day to close.
+    await DayCloser(engine).open_today(GUILD, NOW.timestamp())
     await save_members(engine, [SeenMember(GUILD, ADMIN, "Bench Admin", (), True, True)], NOW)
     tz = parse_timezone("UTC")
     p30 = parse_period("30d", NOW, tz)
@@ -133,6 +138,7 @@ async def main() -> None:
     member = (await reports.top_members(GUILD, read_span(p30), "messages", 1))[0][0]
     await save_members(engine, [SeenMember(GUILD, member, "Top Member", (), False, False)], NOW)
     static = load_static()
+    freeze_startup_heap()  # as `python -m bot web` does once it listens
 
     async def card_query() -> Any:
         """What /mentor card reads: the member's hours, the guild's days, the joins."""

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.heap import freeze_startup_heap  # the standard library's gc only
+
 if TYPE_CHECKING:
     import discord
 
@@ -324,6 +326,7 @@ async def serve(settings: Settings, token: str, *, presences: bool, shutdown: Sh
                 shutdown.login = None
             if shutdown.requested:
                 return
+            freeze_startup_heap()  # set up (cogs, storage, dashboard): keep that out of full collections
             await bot.connect()
     except discord.LoginFailure as exc:
         raise Fatal("DISCORD_TOKEN was rejected by Discord: check the token in the developer portal") from exc
@@ -375,6 +378,7 @@ async def web(settings: Settings) -> None:
             raise
         server = DashboardServer(dashboard, settings.DASHBOARD_PORT or 8080)
         await server.start()
+        freeze_startup_heap()
         print(f"dashboard at {settings.dashboard_url}", flush=True)
         try:
             await stop.wait()
