@@ -23,6 +23,7 @@ from bot.buffer.store import StoreUnavailable
 from bot.clock import Clock, system_clock
 from bot.commands.errors import on_app_command_error
 from bot.extensions import COMMAND_EXTENSIONS, TRACKING_EXTENSIONS
+from bot.hooks import SettingsHooks
 from bot.loops import TaskGroup
 from bot.maintenance import Maintenance
 from bot.metrics import MetricsServer, Telemetry
@@ -117,6 +118,8 @@ class StatsBot(commands.AutoShardedBot):
         # One on_message listener for every tracking cog (bot.tracking.feed).
         self.feed = MessageFeed(self)
         self.tasks = TaskGroup()
+        # How /config tells the scheduled cogs and the presence tracker that settings changed.
+        self.hooks = SettingsHooks()
         self._extensions = tuple(extensions)
         self._given_store = store
         self.render_pool = RenderPool(processes=render_processes)

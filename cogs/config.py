@@ -23,6 +23,7 @@ from bot.analytics.periods import parse_timezone
 from bot.commands.errors import UserError
 from bot.commands.options import matching, times_of_day
 from bot.commands.permissions import require_manage
+from bot.hooks import Topic
 from bot.posts.eventconfig import (
     DEFAULT_MINUTES,
     MAX_MINUTES,
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 WEEKDAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_RETENTION_DAYS: Final = 36500
+# The scheduled reports whose times follow the timezone, the report channel, the events and the weekly time.
+SCHEDULED_REPORTS: Final[tuple[Topic, ...]] = ("events", "weekly", "digest")
 # What the bot needs in the report channel to post reports.
 REPORT_PERMISSIONS: Final = {
     "view_channel": "view",
@@ -330,10 +333,7 @@ class Config(commands.Cog):
         """Turn Rich Presence tracking on or off for this server."""
         member = require_manage(interaction)
         await update_settings(self.bot.engine, member.guild.id, presence_tracking=enabled)
-        tracker = self.bot.get_cog("PresenceTracker")
-        set_enabled = getattr(tracker, "set_enabled", None)
-        if set_enabled is not None:
-            set_enabled(member.guild, enabled)
+        self.bot.hooks.presence_changed(member.guild, enabled)
         if not enabled:
             text = "Rich Presence is no longer recorded in this server."
         elif self.bot.intents.presences:
@@ -361,7 +361,7 @@ class Config(commands.Cog):
             raise UserError("The state must be on or off.")
         if state == "off":
             await update_acting(self.bot.engine, guild.id, digest_enabled=False)
-            self._replan_cog("MentorDigest", guild.id)
+            self.bot.hooks.replan(guild.id, "digest")
             await interaction.response.send_message("The weekly mentor digest is off.", ephemeral=True)
             return
         settings = await get_settings(self.bot.engine, guild.id)
@@ -380,7 +380,7 @@ class Config(commands.Cog):
                 raise UserError("Set the mentor role first (/config mentor-role), or give a channel for the digest.")
             await update_acting(self.bot.engine, guild.id, digest_enabled=True, digest_channel_id=None)
             text = f"The mentor digest will be sent to each mentor (<@&{settings.mentor_role_id}>) by DM on {when}."
-        self._replan_cog("MentorDigest", guild.id)
+        self.bot.hooks.replan(guild.id, "digest")
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
     @config.command(name="nudges", description="Friendly DMs to members drifting away (off by default)")
@@ -418,7 +418,7 @@ class Config(commands.Cog):
         if template is not None:
             values["nudge_text"] = template
         saved = await update_acting(self.bot.engine, guild.id, **values)
-        self._replan_cog("Nudges", guild.id)
+        self.bot.hooks.replan(guild.id, "nudges")
         when = "their drop-off risk becomes high"
         if after_days is not None:
             when += f" or, regular before, they are silent {after_days} days"
@@ -430,18 +430,9 @@ class Config(commands.Cog):
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    def _replan_cog(self, name: str, guild_id: int) -> None:
-        """Tell one scheduled cog that a guild's settings changed."""
-        replan = getattr(self.bot.get_cog(name), "replan", None)
-        if replan is not None:
-            replan(guild_id)
-
     def _replan(self, guild_id: int) -> None:
         """Tell the scheduled reports that a guild's schedule may have changed."""
-        for name in ("Events", "Weekly", "MentorDigest"):
-            replan = getattr(self.bot.get_cog(name), "replan", None)
-            if replan is not None:
-                replan(guild_id)
+        self.bot.hooks.replan(guild_id, *SCHEDULED_REPORTS)
 
 
 async def setup(bot: StatsBot) -> None:

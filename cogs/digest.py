@@ -78,7 +78,7 @@ class MentorDigest(ScheduledReports):
     """The weekly mentor digest's posting loop."""
 
     def __init__(self, bot: StatsBot) -> None:
-        super().__init__(bot, "mentor digests", KIND)
+        super().__init__(bot, "mentor digests", KIND, "digest")
         self._enabled: frozenset[int] = frozenset()
 
     @property

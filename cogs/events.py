@@ -91,7 +91,7 @@ class Events(ScheduledReports):
     event = app_commands.Group(name="event", description="Event-hour reports", guild_only=True)
 
     def __init__(self, bot: StatsBot) -> None:
-        super().__init__(bot, "event-hour reports", KIND)
+        super().__init__(bot, "event-hour reports", KIND, "events")
 
     # -- the posting loop -------------------------------------------------------------------
 

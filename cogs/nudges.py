@@ -89,10 +89,12 @@ class Nudges(commands.Cog):
         self.loop = PostLoop(bot, "nudges", self.nudge_due)
 
     async def cog_load(self) -> None:
+        self.bot.hooks.add_replan("nudges", self.replan)
         self.bot.add_dynamic_items(NudgesOffButton)
         self.loop.start()
 
     async def cog_unload(self) -> None:
+        self.bot.hooks.remove_replan("nudges", self.replan)
         await self.loop.stop()
         self.bot.remove_dynamic_items(NudgesOffButton)
 

@@ -58,10 +58,12 @@ class PresenceTracker(commands.Cog):
                 "presence tracking is enabled in %d guild(s) but the bot runs without the Presence intent",
                 len(self.enabled),
             )
+        self.bot.hooks.add_presence(self.set_enabled)
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._checkpoints(), name="presence checkpoints")
 
     async def cog_unload(self) -> None:
+        self.bot.hooks.remove_presence(self.set_enabled)
         self._stop.set()
         if self._task is not None:
             await self._task
@@ -71,7 +73,7 @@ class PresenceTracker(commands.Cog):
         self.guilds.clear()
 
     def set_enabled(self, guild: discord.Guild, enabled: bool) -> None:
-        """Start or stop tracking a guild at once (called by ``/config presence``)."""
+        """Start or stop tracking a guild at once (``/config presence``, through ``bot.hooks``)."""
         if enabled:
             self.enabled.add(guild.id)
             self.sync_guild(guild)

@@ -125,7 +125,7 @@ class Weekly(ScheduledReports):
     )
 
     def __init__(self, bot: StatsBot) -> None:
-        super().__init__(bot, "weekly summaries", KIND)
+        super().__init__(bot, "weekly summaries", KIND, "weekly")
 
     # -- figures ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import discord
 from discord.ext import commands
 
 from bot.commands.replies import MAX_ALT
+from bot.hooks import Topic
 from bot.loops import stopped_within
 from db import posted as claims
 from db.errors import is_transient
@@ -169,14 +170,16 @@ class Post:
 class ScheduledReports(commands.Cog):
     """A cog that posts a kind of report on schedule: its loop, the exactly-once protocol, warn-once.
 
-    ``claim_kind`` names its rows in ``posted_reports``; a subclass says what is due
-    in one guild (``guild_due``) and posts each due report with ``post_once``.
+    ``claim_kind`` names its rows in ``posted_reports``; ``topic`` is the settings hook
+    (``bot.hooks``) that re-plans it. A subclass says what is due in one guild
+    (``guild_due``) and posts each due report with ``post_once``.
     """
 
-    def __init__(self, bot: StatsBot, what: str, claim_kind: str) -> None:
+    def __init__(self, bot: StatsBot, what: str, claim_kind: str, topic: Topic) -> None:
         self.bot = bot
         self.what = what
         self.claim_kind = claim_kind
+        self.topic: Topic = topic
         self.loop = PostLoop(bot, what, self.post_due)
         self._warned: set[int] = set()
 
@@ -249,9 +252,11 @@ class ScheduledReports(commands.Cog):
         return True
 
     async def cog_load(self) -> None:
+        self.bot.hooks.add_replan(self.topic, self.replan)
         self.loop.start()
 
     async def cog_unload(self) -> None:
+        self.bot.hooks.remove_replan(self.topic, self.replan)
         await self.loop.stop()
 
     def replan(self, guild_id: int | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ import discord
 import pytest
 import sqlalchemy as sa
 
+from bot.hooks import Topic
 from cogs.config import timezone_choices
 from db import tables as t
 from db.guilds import get_settings
@@ -248,3 +249,47 @@ async def test_mentor_role_weekly_retention_and_show(world: World) -> None:
         "Activity roles: 0 rules",
         "Events: none",
     ]
+
+
+# Which /config commands re-plan which scheduled cogs (through the Bot's hooks).
+REPLANS: list[tuple[str, dict[str, Any], set[Topic]]] = [
+    ("timezone", {"tz": "Europe/Berlin"}, {"events", "weekly", "digest"}),
+    ("weekly", {"weekday": 2, "time": "09:00"}, {"events", "weekly", "digest"}),
+    ("event", {"action": "add", "start": "16:00"}, {"events", "weekly", "digest"}),
+    ("event", {"action": "remove", "start": "16:00"}, {"events", "weekly", "digest"}),
+    ("digest", {"state": "off"}, {"digest"}),
+    ("nudges", {"state": "on"}, {"nudges"}),
+    ("nudges", {"state": "off"}, set()),
+    ("retention", {"days": 30}, set()),
+]
+
+
+async def test_config_commands_replan_the_cogs_they_concern(world: World) -> None:
+    heard: list[tuple[Topic, int]] = []
+    topics: tuple[Topic, ...] = ("events", "weekly", "digest", "nudges")
+
+    def hearing(topic: Topic) -> Callable[[int], None]:
+        return lambda guild_id: heard.append((topic, guild_id))
+
+    for topic in topics:
+        world.bot.hooks.add_replan(topic, hearing(topic))
+    presence: list[tuple[int, bool]] = []
+    world.bot.hooks.add_presence(lambda guild, enabled: presence.append((guild.id, enabled)))
+
+    async def run(name: str, options: dict[str, Any]) -> None:
+        # Not config(): the nudges reply quotes the DM and is longer than 200 characters.
+        reply = await (
+            await world.sb.invoke(world.guild, world.general, world.boss.user, f"config {name}", options)
+        ).final()
+        assert reply.ephemeral, name
+
+    for name, options, expected in REPLANS:
+        heard.clear()
+        await run(name, options)
+        assert set(heard) == {(t, world.guild.id) for t in expected}, name
+    await run("presence", {"enabled": True})
+    await run("presence", {"enabled": False})
+    assert presence == [(world.guild.id, True), (world.guild.id, False)]
+    heard.clear()
+    await run("report-channel", {"channel": world.reports})
+    assert set(heard) == {(t, world.guild.id) for t in ("events", "weekly", "digest")}

@@ -17,7 +17,7 @@ PROJECT = ("sandbox", "db", "bot", "cogs", "demo", "bench")
 
 STACK: tuple[tuple[str, ...], ...] = (
     ("sandbox", "db"),  # the offline Discord; the schema and all SQL
-    ("bot.clock", "bot.settings", "bot.api_url", "bot.extensions", "bot.heap"),  # the application's small pieces
+    ("bot.clock", "bot.settings", "bot.api_url", "bot.extensions", "bot.heap", "bot.hooks"),  # the small pieces
     ("bot.loops", "bot.logs", "bot.analytics", "bot.render"),  # and what builds on them; pure libraries
     ("bot.buffer", "bot.commands"),  # counters to the database; command plumbing
     ("bot.tracking", "bot.reports", "bot.posts", "bot.maintenance", "bot.metrics"),
