@@ -107,7 +107,7 @@ async def test_each_process_applies_retention_to_the_guilds_of_its_own_shards(ba
     )
 
     async def guilds_left() -> set[int]:
-        return {k[1] for k in await stored_counters(backend.engine)}
+        return {int(k[1]) for k in await stored_counters(backend.engine)}
 
     assert await first.run_once() > 0
     assert await guilds_left() == set(guilds[2:])

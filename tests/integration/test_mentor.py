@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import discord
 import numpy as np
@@ -18,8 +19,8 @@ from bot.analytics import (
     engagement_scores,
     longest_streak,
 )
-from bot.analytics.periods import parse_period, parse_timezone
-from bot.reports.mentor import risk_window
+from bot.analytics.periods import Period, parse_period, parse_timezone
+from bot.reports.mentor import Window, risk_window
 from cogs import TRACKING_EXTENSIONS
 from db import tables as t
 from db.guilds import update_settings
@@ -250,21 +251,33 @@ async def test_watchlist_flags_the_fading_members_of_a_cohort(backend: Backend, 
             assert fields(reply.embeds[0])["At risk"] == str(len(fading))
 
 
+def random_histories(
+    seed: int, users: range, *, share: float, most_messages: int, voice_steps: tuple[int, ...]
+) -> list[History]:
+    """Members active on about ``share`` of the window's days, each with a fixed daily amount (possibly none)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for user in users:
+        days = [d for d in range(WINDOW) if rng.random() < share]
+        messages, voice_s = int(rng.integers(0, most_messages + 1)), int(rng.choice(voice_steps))
+        out.append(History(user, *pattern(days, messages=messages, voice_s=voice_s)))
+    return out
+
+
+def thirty_days(tz: str) -> tuple[ZoneInfo, Period, Window]:
+    """The zone, a ``30d`` period at NOW and the risk window it reads."""
+    zone = parse_timezone(tz)
+    period = parse_period("30d", NOW, zone)
+    return zone, period, risk_window(period)
+
+
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/Santiago"])
 async def test_kept_active_days_agree_with_a_fresh_read(backend: Backend, tz: str) -> None:
     """Active days from a snapshot of whole past UTC days plus the edges read now are what a fresh read gives."""
-    rng = np.random.default_rng(11)
     guild_id, channel_id = 77, 1
-    histories = []
-    for user in range(500, 530):
-        days = [d for d in range(WINDOW) if rng.random() < 0.5]
-        histories.append(
-            History(user, *pattern(days, messages=int(rng.integers(0, 3)), voice_s=int(rng.integers(0, 2)) * 90))
-        )
+    histories = random_histories(11, range(500, 530), share=0.5, most_messages=2, voice_steps=(0, 90))
     await write_history(backend, guild_id, channel_id, histories)
-    zone = parse_timezone(tz)
-    period = parse_period("30d", NOW, zone)
-    window = risk_window(period)
+    zone, period, window = thirty_days(tz)
     snapshots = Snapshots()
     kept, fresh = MentorData(backend.engine, snapshots), MentorData(backend.engine)
 
@@ -293,18 +306,10 @@ async def test_kept_active_days_agree_with_a_fresh_read(backend: Backend, tz: st
 async def test_kept_guild_days_agree_with_a_fresh_read(backend: Backend, tz: str) -> None:
     """The card's day matrices from a snapshot of whole past UTC days plus today read now are a fresh read's,
     including after a late write into a kept day and an opt-out."""
-    rng = np.random.default_rng(12)
     guild_id, channel_id = 78, 1
-    histories = []
-    for user in range(600, 640):
-        days = [d for d in range(WINDOW) if rng.random() < 0.4]
-        histories.append(
-            History(user, *pattern(days, messages=int(rng.integers(0, 4)), voice_s=int(rng.integers(0, 3)) * 45))
-        )
+    histories = random_histories(12, range(600, 640), share=0.4, most_messages=3, voice_steps=(0, 45, 90))
     await write_history(backend, guild_id, channel_id, histories)
-    zone = parse_timezone(tz)
-    period = parse_period("30d", NOW, zone)
-    window = risk_window(period)
+    zone, period, window = thirty_days(tz)
     snapshots = Snapshots()
     kept, fresh = MentorData(backend.engine, snapshots), MentorData(backend.engine)
 
