@@ -8,16 +8,21 @@ many invited members stayed. Bots are not recorded; a member who opted out gets 
 join or leave record, and an inviter who opted out is not named.
 
 Joins and leaves during a gap (the bot offline or disconnected) are recovered from the
-member list when the guild is available again: a member who joined since the gap began is
-an ``unknown`` join at their ``joined_at``; a member the stored joins say is in and who is
-gone left at the gap's start (approximate: that time is the ``from_utc`` of the gap in
-``/export dataset:coverage``).
+member list when the guild is available again: a member with no stored join who joined
+after the bot began tracking the guild (its first live interval, or the retention cutoff
+when later) is an ``unknown`` join at their ``joined_at``; a member the stored joins say is
+in and who is gone left at the gap's start (approximate: that time is the ``from_utc`` of
+the gap in ``/export dataset:coverage``). Comparing the whole tracked period, not only the
+last gap, recovers too the joins of an earlier gap whose recovery a crash, a stop or an
+outage cut short, and joins recorded live but lost with the process. A member who joined and
+left again while the bot could not see it is in no member list and is not recovered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 import discord
 from discord.ext import commands
@@ -29,11 +34,14 @@ from db.series import INVITE, MEMBER_JOIN, MEMBER_LEAVE
 
 log = logging.getLogger(__name__)
 
-# A join this long before a gap's start may have been seen live yet lost with the process (its
-# record not yet pushed): one without a stored row is recovered too.
+# Without a stored live interval (none flushed yet), joins this long before a gap's start are
+# compared: one may have been seen live yet lost with the process (its record not yet pushed).
 JOIN_MARGIN_S = 300
-# Reading the stored joins after a gap is retried this many times (the database or Redis may be down).
-RECOVER_ATTEMPTS = 8
+# Reading the stored joins after a gap is retried this many times, at most RECOVER_RETRY_S apart (the
+# database or Redis may be down): soon after an outage ends, since the member list compared is the one
+# the gap ended with, and a member of it who leaves meanwhile is recovered only by this process.
+RECOVER_ATTEMPTS = 30
+RECOVER_RETRY_S = 5.0
 
 
 def invite_info(invite: discord.Invite) -> InviteInfo:
@@ -60,11 +68,15 @@ class InviteTracker(commands.Cog):
         self._locks: dict[int, asyncio.Lock] = {}
         # guild -> when its gap began: the last live moment of the previous run, or of this one.
         self.gap_from: dict[int, int] = {}
-        # guild -> when the live interval before the gap began: joins before it were handled then.
-        self.live_from: dict[int, int] = {}
         # (guild, member, joined_at) of joins recorded live by this process: never overwritten as ``unknown``.
         self.live_joins: set[tuple[int, int, int]] = set()
-        self.live_leaves: set[tuple[int, int]] = set()
+        # (guild, member) -> when this process recorded the member's leave live.
+        self.live_leaves: dict[tuple[int, int], int] = {}
+        # Guilds whose member list is being compared with the stored joins.
+        self.recovering: set[int] = set()
+        # guild -> member -> joined_at of members who left before the gap's member list was compared:
+        # they were in it, so a join of theirs in the gap is still recovered.
+        self.left_unseen: dict[int, dict[int, int]] = {}
         self.connected_once: set[int] = set()
 
     def now(self) -> int:
@@ -80,8 +92,7 @@ class InviteTracker(commands.Cog):
     async def cog_load(self) -> None:
         if self.bot.storage_open:
             try:
-                for guild_id, (started, last) in (await coverage_repo.last_intervals(self.bot.engine)).items():
-                    self.live_from[guild_id], self.gap_from[guild_id] = started, last
+                self.gap_from.update(await coverage_repo.last_live(self.bot.engine))
             except Exception as exc:
                 log.warning(
                     "cannot read when the bot was last live: joins and leaves of the gap not recovered (%s)", exc
@@ -145,7 +156,6 @@ class InviteTracker(commands.Cog):
         since = self.gap_from.pop(guild.id, None)
         if since is not None:
             await self.recover_gap(guild, since)
-        self.live_from[guild.id] = self.now()
         await self.refresh(guild)
 
     @commands.Cog.listener()
@@ -177,40 +187,56 @@ class InviteTracker(commands.Cog):
 
     async def recover_gap(self, guild: discord.Guild, since: int) -> None:
         """Joins and leaves of a gap that began at ``since``, from the member list against the stored joins."""
+        self.recovering.add(guild.id)
+        try:
+            await self._recover_gap(guild, since)
+        finally:
+            self.recovering.discard(guild.id)
+            self.left_unseen.pop(guild.id, None)
+
+    async def _recover_gap(self, guild: discord.Guild, since: int) -> None:
         if not guild.chunked or not self.bot.storage_open:
             log.info("guild %s: member list incomplete, joins and leaves of the gap not recovered", guild.id)
             return
+        # The member list as the gap ended: members leaving while the stored joins are read were in it.
+        listed = {m.id: int(m.joined_at.timestamp()) if m.joined_at else None for m in guild.members if not m.bot}
         for attempt in range(1, RECOVER_ATTEMPTS + 1):
             try:
                 await self.bot.settle()  # the joins this and the previous run recorded are in the table
-                known = await coverage_repo.known_members(self.bot.engine, guild.id)
+                known = await coverage_repo.known_members(self.bot.engine, guild.id, self.now())
                 break
             except Exception as exc:
                 log.warning(
                     "guild %s: joins and leaves of the gap not read yet (attempt %d): %s", guild.id, attempt, exc
                 )
-                await asyncio.sleep(min(30.0, 2.0**attempt))
+                await asyncio.sleep(min(RECOVER_RETRY_S, 0.25 * 2.0**attempt))
         else:
             log.error("guild %s: joins and leaves of the gap not recovered: storage unreachable", guild.id)
             return
-        members = {m.id: m for m in guild.members if not m.bot}
+        listed |= self.left_unseen.get(guild.id, {})
         joined = left = 0
-        floor = max(since - JOIN_MARGIN_S, self.live_from.get(guild.id, since))
-        for m in members.values():
-            at = int(m.joined_at.timestamp()) if m.joined_at else None
-            if at is None or at < floor or (m.id, at) in known.joins or (guild.id, m.id, at) in self.live_joins:
+        # Not only this gap's joins: an earlier gap's recovery may have been cut short (the process
+        # killed or stopped, storage unreachable), and the live interval after it says nothing of it.
+        floor = known.tracked_from if known.tracked_from is not None else since - JOIN_MARGIN_S
+        for user_id, at in listed.items():
+            if at is None or at < floor or (user_id, at) in known.joins or (guild.id, user_id, at) in self.live_joins:
                 continue
-            if self.optouts.excluded(guild.id, m.id):
+            if self.optouts.excluded(guild.id, user_id):
                 continue
-            self.counters.record((MEMBER_JOIN.code, guild.id, m.id, at), (UNKNOWN, None))
+            self.counters.record((MEMBER_JOIN.code, guild.id, user_id, at), (UNKNOWN, None))
             joined += 1
-        for user_id in known.present - members.keys():
+            left_at = self.live_leaves.get((guild.id, user_id))
+            if left_at is not None and left_at >= at:
+                # Left live meanwhile, before this join had a row to close: closed again after it.
+                self.counters.record((MEMBER_LEAVE.code, guild.id, user_id, left_at), ())
+        for user_id in known.present - listed.keys():
             if (guild.id, user_id) not in self.live_leaves and not self.optouts.excluded(guild.id, user_id):
                 self.counters.record((MEMBER_LEAVE.code, guild.id, user_id, since), ())
                 left += 1
         log.info(
-            "guild %s: member list against the joins stored since %s: %d joins and %d leaves of the gap recovered",
+            "guild %s: member list against the joins stored since %s (gap from %s): %d joins and %d leaves recovered",
             guild.id,
+            floor,
             since,
             joined,
             left,
@@ -282,7 +308,7 @@ class InviteTracker(commands.Cog):
         if inviter is not None and self.optouts.excluded(guild.id, inviter):
             inviter = None
         self.live_joins.add((guild.id, member.id, joined_at))
-        self.live_leaves.discard((guild.id, member.id))
+        self.live_leaves.pop((guild.id, member.id), None)
         self.counters.record((MEMBER_JOIN.code, guild.id, member.id, joined_at), (code, inviter))
 
     @commands.Cog.listener()
@@ -293,8 +319,14 @@ class InviteTracker(commands.Cog):
         user = payload.user
         if user.bot or self.optouts.excluded(payload.guild_id, user.id):
             return
-        self.live_leaves.add((payload.guild_id, user.id))
-        self.counters.record((MEMBER_LEAVE.code, payload.guild_id, user.id, self.now()), ())
+        now = self.now()
+        joined_at = getattr(user, "joined_at", None)  # a cached member's
+        if isinstance(joined_at, datetime) and (
+            payload.guild_id in self.gap_from or payload.guild_id in self.recovering
+        ):
+            self.left_unseen.setdefault(payload.guild_id, {})[user.id] = int(joined_at.timestamp())
+        self.live_leaves[(payload.guild_id, user.id)] = now
+        self.counters.record((MEMBER_LEAVE.code, payload.guild_id, user.id, now), ())
 
 
 async def setup(bot: StatsBot) -> None:

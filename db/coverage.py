@@ -194,39 +194,37 @@ async def recent_gaps(engine: AsyncEngine, since: int) -> dict[int, list[tuple[i
 
 
 class KnownMembers(NamedTuple):
-    """What the stored joins say of a guild's members: every (member, joined_at), and who is in."""
+    """What the stored joins say of a guild's members: every (member, joined_at), who is in, and since when
+    the joins are meant to be complete (``tracked_from``, epoch seconds; None before the first live interval)."""
 
     joins: set[tuple[int, int]]
     present: set[int]
+    tracked_from: int | None
 
 
-async def known_members(engine: AsyncEngine, guild_id: int) -> KnownMembers:
+async def known_members(engine: AsyncEngine, guild_id: int, now: int) -> KnownMembers:
     """The join rows of a guild: each (member, joined_at), and the members whose latest join is still open.
 
-    Compared with the member list after a gap: a member in the list with no row of their
-    ``joined_at`` joined during the gap; a member in ``present`` who is not in the list left.
+    Compared with the member list after a gap: a member in the list who joined after
+    ``tracked_from`` with no row of their ``joined_at`` joined during a gap (this one or an
+    earlier one whose recovery never finished); a member in ``present`` who is not in the list
+    left. ``tracked_from`` is the start of the guild's first live interval, or the guild's
+    retention cutoff when later (joins before it were deleted, not missed).
     """
-    j = t.member_joins
+    j, lv, gs = t.member_joins, t.coverage_live, t.guild_settings
     stmt = sa.select(j.c.user_id, j.c.joined_at, j.c.left_at).where(j.c.guild_id == guild_id)
+    first = sa.select(sa.func.min(lv.c.started_at)).where(lv.c.guild_id == guild_id)
+    days = sa.select(gs.c.retention_days).where(gs.c.guild_id == guild_id)
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt.order_by(j.c.user_id, j.c.joined_at))).all()
+        started = (await conn.execute(first)).scalar_one_or_none()
+        retention_days = (await conn.execute(days)).scalar_one_or_none()
     joins: set[tuple[int, int]] = set()
     latest: dict[int, bool] = {}
     for user_id, joined_at, left_at in rows:
         joins.add((int(user_id), _epoch(joined_at, engine)))
         latest[int(user_id)] = left_at is None  # rows come oldest first: the last one wins
-    return KnownMembers(joins, {u for u, is_open in latest.items() if is_open})
-
-
-async def last_intervals(engine: AsyncEngine) -> dict[int, tuple[int, int]]:
-    """Per guild, its latest live interval: (started, last heartbeat) in epoch seconds."""
-    lv = t.coverage_live
-    latest = (
-        sa.select(lv.c.guild_id, sa.func.max(lv.c.started_at).label("started_at")).group_by(lv.c.guild_id).subquery()
-    )
-    stmt = sa.select(lv.c.guild_id, lv.c.started_at, lv.c.last_at).join(
-        latest, sa.and_(lv.c.guild_id == latest.c.guild_id, lv.c.started_at == latest.c.started_at)
-    )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(stmt)).all()
-    return {int(g): (_epoch(started, engine), _epoch(last, engine)) for g, started, last in rows}
+    tracked_from = None if started is None else _epoch(started, engine)
+    if tracked_from is not None and retention_days:
+        tracked_from = max(tracked_from, now - int(retention_days) * 86400)
+    return KnownMembers(joins, {u for u, is_open in latest.items() if is_open}, tracked_from)

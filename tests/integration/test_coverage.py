@@ -28,10 +28,10 @@ from db import tables as t
 from db.export import stream_rows
 from db.flush import BatchWriter
 from db.series import MEMBER_JOIN
-from sandbox import SandboxDiscord
+from sandbox import SandboxDiscord, SandboxGuild
 from tests.conftest import Backend
+from tests.support.live import LiveBot, live_bot
 from tests.support.live import flush as flush_bot
-from tests.support.live import live_bot
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +159,99 @@ async def test_the_safety_net_catches_up_what_a_missed_gateway_event_lost_exactl
             assert await messages_in(backend, guild.id) == 4
 
 
+async def test_joins_of_an_earlier_gap_whose_recovery_was_cut_short_are_recovered(backend: Backend) -> None:
+    """The run after a gap went live but was killed before comparing the member list: the next run compares it.
+
+    Its live interval says nothing of the joins of the gap before it, so the next run's recovery
+    covers the whole tracked period: a member with no stored join who joined after tracking began
+    is recovered, once; a stored join keeps its invite; a member from before tracking began is no join.
+    """
+    async with SandboxDiscord() as sb:
+        guild, t0 = await earlier_runs(sb, backend)
+        sb.add_member(guild, "earlier", joined_at=_at(t0 - 600))  # before the bot tracked the guild: no join
+        invited = sb.add_member(guild, "invited", joined_at=_at(t0 + 600)).user
+        missed = sb.add_member(guild, "missed", joined_at=_at(t0 + 1500)).user
+        bot_storage = Counters()
+        bot_storage.record((MEMBER_JOIN.code, guild.id, invited.id, t0 + 600), ("abc", None))
+        await flush(bot_storage, backend)
+
+        async with live_bot(backend, sb, extensions=TRACKING_EXTENSIONS) as bot:
+            await wait_joined(bot, backend, guild.id, missed.id)
+        # The recovery's records were made in one step: all there once one is.
+        assert await stored_joins(backend, guild.id) == {
+            invited.id: [(t0 + 600, "abc", None)],
+            missed.id: [(t0 + 1500, "unknown", None)],
+        }
+
+
+async def test_a_member_who_leaves_while_the_gap_is_recovered_keeps_the_join_of_the_gap(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member list is the one the gap ended with: a member of it who leaves while the stored joins
+    are read (the database slow or down) has their join of the gap recovered, and closed by their leave."""
+    async with SandboxDiscord() as sb:
+        guild, t0 = await earlier_runs(sb, backend)
+        brief = sb.add_member(guild, "brief", joined_at=_at(t0 + 1500)).user
+        reading, go_on = asyncio.Event(), asyncio.Event()
+        read = coverage.known_members
+
+        async def slow_read(*args: Any) -> coverage.KnownMembers:
+            reading.set()
+            await go_on.wait()
+            return await read(*args)
+
+        monkeypatch.setattr(coverage, "known_members", slow_read)
+        async with live_bot(backend, sb, extensions=TRACKING_EXTENSIONS) as bot:
+            await asyncio.wait_for(reading.wait(), timeout=20)
+            await sb.member_leave(guild, brief)
+            await sb.barrier()
+            go_on.set()
+            await wait_joined(bot, backend, guild.id, brief.id)
+            await flush_bot(bot)
+        ((joined_at, code, left_at),) = (await stored_joins(backend, guild.id))[brief.id]
+        assert (joined_at, code) == (t0 + 1500, "unknown")
+        assert left_at is not None and left_at >= joined_at
+
+
+async def earlier_runs(sb: SandboxDiscord, backend: Backend) -> tuple[SandboxGuild, int]:
+    """A guild tracked since ``t0``, and what the earlier runs stored: a gap (t0 + 1200, t0 + 1800), then
+    the live interval of a run killed before it compared the member list with the stored joins."""
+    owner = sb.add_user("owner")
+    guild = sb.add_guild("Joins", owner=owner)
+    sb.add_channel(guild, "general")
+    now = int(time.time())
+    t0 = now - 7200
+    guild.members[owner.id].joined_at = _at(t0 - 86400)
+    counters = Counters()
+    counters.record(*live_record(guild.id, t0, t0 + 1200))
+    counters.record(*gap_record(guild.id, GapState(t0 + 1200, t0 + 1800, "offline")))
+    counters.record(*live_record(guild.id, t0 + 1800, now - 60))
+    await flush(counters, backend)
+    return guild, t0
+
+
+async def wait_joined(bot: LiveBot, backend: Backend, guild_id: int, user_id: int) -> None:
+    """Flush the bot until a join of ``user_id`` is stored (its recovery runs in a listener of the bot)."""
+    deadline = time.monotonic() + 20
+    while user_id not in await stored_joins(backend, guild_id):
+        assert time.monotonic() < deadline, "the join of the gap was not recovered"
+        await flush_bot(bot)
+        await asyncio.sleep(0.05)  # polling the database the bot writes: there is no event to wait on
+
+
+async def stored_joins(backend: Backend, guild_id: int) -> dict[int, list[tuple[int, str, int | None]]]:
+    """Per member, the stored joins ``(joined_at, code, left_at)``."""
+    j = t.member_joins
+    stmt = sa.select(j.c.user_id, j.c.joined_at, j.c.invite_code, j.c.left_at).where(j.c.guild_id == guild_id)
+    async with backend.engine.connect() as conn:
+        rows = (await conn.execute(stmt.order_by(j.c.user_id, j.c.joined_at))).all()
+    out: dict[int, list[tuple[int, str, int | None]]] = {}
+    for user_id, joined_at, code, left_at in rows:
+        left = None if left_at is None else int(left_at.timestamp())
+        out.setdefault(int(user_id), []).append((int(joined_at.timestamp()), str(code), left))
+    return out
+
+
 REPORT_COGS = ("cogs.stats", "cogs.top", "cogs.emoji_report", "cogs.invite_report", "cogs.mentor")
 
 
@@ -202,3 +295,7 @@ async def messages_in(backend: Backend, guild_id: int) -> int:
 
 def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _at(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
