@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import tables as t
+from db.dialect import insert_for
 from db.series import CATCHUP, GAP, LIVE, MARK
 from db.types import UTCDateTime, utc
 
@@ -54,7 +54,7 @@ async def write_records(conn: AsyncConnection, by_kind: Mapping[str, list[dict[s
     ranges = by_kind.get(CATCHUP.code)
     if ranges:
         await conn.execute(sa.text(_range_sql(pg)), ranges)
-    insert = postgresql.insert if pg else sqlite.insert
+    insert = insert_for(conn)
     least = sa.func.least if pg else sa.func.min
     greatest = sa.func.greatest if pg else sa.func.max
     marks = by_kind.get(MARK.code)

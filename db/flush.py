@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import coverage, history
 from db import tables as t
+from db.dialect import insert_for
 from db.rollups import merge_sql, rollup_statements
 from db.series import (
     MEMBER_LEAVE,
@@ -156,7 +156,7 @@ class BatchWriter:
         # What "now" is for the ledger and for telling the guild's past from today.
         self.clock = clock
         self._pg = engine.dialect.name == "postgresql"
-        self._insert = postgresql.insert if self._pg else sqlite.insert
+        self._insert = insert_for(engine)
 
     def _time(self, epoch: str) -> str:
         """SQL for the stored time of an epoch expression (SQLite keeps times as naive UTC text)."""

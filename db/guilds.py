@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import tables as t
+from db.dialect import insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,23 +29,26 @@ class GuildSettings:
 
 SETTING_NAMES = tuple(f.name for f in fields(GuildSettings) if f.name != "guild_id")
 
+Row = TypeVar("Row")  # a frozen settings dataclass: ``guild_id`` and fields with defaults
 
-async def get_settings(engine: AsyncEngine, guild_id: int) -> GuildSettings:
-    """The guild's settings (defaults when none were saved)."""
+
+async def read_row(
+    engine: AsyncEngine, table: sa.Table, kind: Callable[..., Row], names: tuple[str, ...], guild_id: int
+) -> Row:
+    """A guild's row of a settings table as ``kind`` with its ``names`` (the defaults when none was saved)."""
     async with engine.connect() as conn:
-        row = (await conn.execute(sa.select(t.guild_settings).where(t.guild_settings.c.guild_id == guild_id))).first()
+        row = (await conn.execute(sa.select(table).where(table.c.guild_id == guild_id))).first()
     if row is None:
-        return GuildSettings(guild_id)
-    return GuildSettings(**{k: v for k, v in row._mapping.items() if k in {"guild_id", *SETTING_NAMES}})
+        return kind(guild_id=guild_id)
+    return kind(guild_id=guild_id, **{k: v for k, v in row._mapping.items() if k in names})
 
 
-async def update_settings(engine: AsyncEngine, guild_id: int, **values: Any) -> GuildSettings:
-    """Save some settings of a guild (creating its row), returning them all."""
-    unknown = set(values) - set(SETTING_NAMES)
+async def save_row(engine: AsyncEngine, table: sa.Table, names: tuple[str, ...], guild_id: int, **values: Any) -> None:
+    """Save some columns of a guild's settings row (creating it with the defaults for the rest)."""
+    unknown = set(values) - set(names)
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(t.guild_settings).values(guild_id=guild_id, **values)
+    stmt = insert_for(engine)(table).values(guild_id=guild_id, **values)
     stmt = (
         stmt.on_conflict_do_update(index_elements=["guild_id"], set_=values)
         if values
@@ -52,13 +56,26 @@ async def update_settings(engine: AsyncEngine, guild_id: int, **values: Any) -> 
     )
     async with engine.begin() as conn:
         await conn.execute(stmt)
+
+
+async def guilds_where(engine: AsyncEngine, flag: sa.Column[Any]) -> frozenset[int]:
+    """The guilds whose settings row has the boolean column ``flag`` on."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(sa.select(flag.table.c.guild_id).where(flag.is_(True)))
+        return frozenset(int(g) for g in rows.scalars())
+
+
+async def get_settings(engine: AsyncEngine, guild_id: int) -> GuildSettings:
+    """The guild's settings (defaults when none were saved)."""
+    return await read_row(engine, t.guild_settings, GuildSettings, SETTING_NAMES, guild_id)
+
+
+async def update_settings(engine: AsyncEngine, guild_id: int, **values: Any) -> GuildSettings:
+    """Save some settings of a guild (creating its row), returning them all."""
+    await save_row(engine, t.guild_settings, SETTING_NAMES, guild_id, **values)
     return await get_settings(engine, guild_id)
 
 
-async def presence_guilds(engine: AsyncEngine) -> list[int]:
+async def presence_guilds(engine: AsyncEngine) -> frozenset[int]:
     """The guilds whose admins enabled Rich Presence tracking."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(t.guild_settings.c.guild_id).where(t.guild_settings.c.presence_tracking.is_(True))
-        )
-        return [int(g) for g in rows.scalars()]
+    return await guilds_where(engine, t.guild_settings.c.presence_tracking)

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
+from db.dialect import insert_for
 from db.series import DAY
 
 # The version of everything a guild has, whatever the month.
@@ -55,7 +55,7 @@ async def bump(conn: AsyncConnection, changes: Iterable[tuple[int, int]]) -> Non
     pairs = sorted({(int(g), int(m)) for g, m in changes})
     if not pairs:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(conn)
     h = t.guild_history
     stmt = insert(h).values([{"guild_id": g, "month": m, "version": 1} for g, m in pairs])
     stmt = stmt.on_conflict_do_update(index_elements=["guild_id", "month"], set_={"version": h.c.version + 1})

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import tables as t
+from db.dialect import insert_for
 from db.privacy import not_opted_out
 from db.types import aware
 
@@ -38,8 +38,7 @@ async def save_names(engine: AsyncEngine, guild_id: int, rows: Sequence[MemberNa
     if not rows:
         return
     n = t.member_names
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(n)
+    stmt = insert_for(engine)(n)
     ex = stmt.excluded
     newer = ex.seen_at >= n.c.seen_at
     stmt = stmt.on_conflict_do_update(

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import tables as t
+from db.dialect import insert_for
+from db.guilds import guilds_where, read_row, save_row
 from db.types import aware
 
 SENT: Final = "sent"
@@ -41,42 +42,20 @@ class ActingSettings:
 ACTING_NAMES: Final = tuple(f.name for f in fields(ActingSettings) if f.name != "guild_id")
 
 
-def _insert(engine: AsyncEngine) -> Any:
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-
-
 async def get_acting(engine: AsyncEngine, guild_id: int) -> ActingSettings:
     """The guild's digest and nudge settings."""
-    a = t.acting_settings
-    async with engine.connect() as conn:
-        row = (await conn.execute(sa.select(a).where(a.c.guild_id == guild_id))).first()
-    if row is None:
-        return ActingSettings(guild_id)
-    return ActingSettings(**{k: v for k, v in row._mapping.items() if k in {"guild_id", *ACTING_NAMES}})
+    return await read_row(engine, t.acting_settings, ActingSettings, ACTING_NAMES, guild_id)
 
 
 async def update_acting(engine: AsyncEngine, guild_id: int, **values: Any) -> ActingSettings:
     """Save some digest or nudge settings of a guild, returning them all."""
-    unknown = set(values) - set(ACTING_NAMES)
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}")
-    stmt = _insert(engine)(t.acting_settings).values(guild_id=guild_id, **values)
-    stmt = (
-        stmt.on_conflict_do_update(index_elements=["guild_id"], set_=values)
-        if values
-        else stmt.on_conflict_do_nothing()
-    )
-    async with engine.begin() as conn:
-        await conn.execute(stmt)
+    await save_row(engine, t.acting_settings, ACTING_NAMES, guild_id, **values)
     return await get_acting(engine, guild_id)
 
 
 async def guilds_with(engine: AsyncEngine, column: str) -> frozenset[int]:
     """The guilds with ``digest_enabled`` or ``nudges_enabled`` on."""
-    a = t.acting_settings
-    async with engine.connect() as conn:
-        rows = await conn.execute(sa.select(a.c.guild_id).where(a.c[column].is_(True)))
-        return frozenset(int(g) for g in rows.scalars())
+    return await guilds_where(engine, t.acting_settings.c[column])
 
 
 # -- nudges ------------------------------------------------------------------------------------
@@ -114,7 +93,7 @@ async def last_sent(engine: AsyncEngine, guild_id: int, user_id: int) -> datetim
 async def record_nudge(engine: AsyncEngine, guild_id: int, user_id: int, at: datetime, outcome: str) -> None:
     """Log one nudge attempt (a second one at the same instant is the same attempt)."""
     stmt = (
-        _insert(engine)(t.nudge_log)
+        insert_for(engine)(t.nudge_log)
         .values(guild_id=guild_id, user_id=user_id, sent_at=at, outcome=outcome)
         .on_conflict_do_nothing(index_elements=["guild_id", "user_id", "sent_at"])
     )
@@ -141,7 +120,7 @@ async def set_nudges(engine: AsyncEngine, guild_id: int, user_id: int, enabled: 
             result = await conn.execute(sa.delete(o).where(*where))
             return bool(result.rowcount)
         stmt = (
-            _insert(engine)(o)
+            insert_for(engine)(o)
             .values(guild_id=guild_id, user_id=user_id, created_at=now)
             .on_conflict_do_nothing(index_elements=["guild_id", "user_id"])
         )

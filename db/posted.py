@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import tables as t
+from db.dialect import insert_for
 
 
 async def claim(engine: AsyncEngine, guild_id: int, kind: str, key: str, now: datetime) -> bool:
     """Claim the right to post a report: True only for the one caller whose row went in."""
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(engine)
     stmt = (
         insert(t.posted_reports)
         .values(guild_id=guild_id, kind=kind, key=key, posted_at=now, message_id=None)

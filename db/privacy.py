@@ -11,11 +11,11 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import history
 from db import tables as t
+from db.dialect import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,7 @@ async def get_mode(engine: AsyncEngine, guild_id: int, user_id: int) -> str | No
 
 async def set_optout(engine: AsyncEngine, guild_id: int, user_id: int, mode: str, now: datetime) -> None:
     """Store (or change) the member's opt-out."""
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(t.optouts).values(guild_id=guild_id, user_id=user_id, mode=mode, created_at=now)
+    stmt = insert_for(engine)(t.optouts).values(guild_id=guild_id, user_id=user_id, mode=mode, created_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["guild_id", "user_id"], set_={"mode": mode})
     async with engine.begin() as conn:
         await conn.execute(stmt)

@@ -18,14 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import history
 from db import tables as t
+from db.dialect import insert_for
 from db.types import aware
 
 log = logging.getLogger(__name__)
@@ -44,14 +43,10 @@ def guild_tables() -> list[sa.Table]:
     return sorted(tables, key=lambda tb: tb.name != t.open_days.name)
 
 
-def _insert(engine: AsyncEngine) -> Any:
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-
-
 async def mark_removed(engine: AsyncEngine, guild_id: int, at: datetime) -> None:
     """Record that the bot was removed from the guild at ``at`` (a second removal keeps the first time)."""
     stmt = (
-        _insert(engine)(t.removed_guilds)
+        insert_for(engine)(t.removed_guilds)
         .values(guild_id=guild_id, removed_at=at)
         .on_conflict_do_nothing(index_elements=["guild_id"])
     )

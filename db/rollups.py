@@ -27,11 +27,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import tables as t
+from db.dialect import insert_for
 from db.series import APPS, DAY, EMOJIS, MESSAGES, SERIES, VOICE, VOICE_BUCKETS, Series
 from db.types import UTCDateTime, utc
 
@@ -138,8 +138,7 @@ async def close_days(conn: AsyncConnection, guild_id: int, until: int, *, open_r
     if open_from is None:
         if not open_rest:
             return None
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        insert = dialect_insert(o).values(guild_id=guild_id, open_from=until)
+        insert = insert_for(conn)(o).values(guild_id=guild_id, open_from=until)
         if (await conn.execute(insert.on_conflict_do_nothing().returning(o.c.open_from))).first() is not None:
             return until
         open_from = (await conn.execute(lock)).scalar_one()  # opened by another process meanwhile
