@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +237,18 @@ class StatsBot(commands.AutoShardedBot):
         """Count the event for the metrics, then dispatch it as discord.py does."""
         self.telemetry.event(event_name)
         super().dispatch(event_name, *args, **kwargs)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """A listener's failure, logged with its traceback; one cut short by the shutdown is one line.
+
+        ``close()`` closes the HTTP session while listeners may still be on their way to the
+        API (a SIGTERM while a guild becomes available): aiohttp then raises ``RuntimeError``.
+        """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, RuntimeError) and self.is_closed():
+            log.info("%s stopped by the shutdown: %s", event_method, exc)
+            return
+        await super().on_error(event_method, *args, **kwargs)
 
     async def settle(self) -> None:
         """Push and flush what the bot holds, so that the database has every count so far.

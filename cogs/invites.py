@@ -103,17 +103,11 @@ class InviteTracker(commands.Cog):
 
     async def fetch(self, guild: discord.Guild) -> InviteLook | None:
         """Look at a guild's invites and vanity uses through the API; None when that fails."""
-        if self.bot.is_closed():  # shutting down (a SIGTERM while a guild became available): no API any more
-            return None
         try:
             invites = await guild.invites()
         except discord.HTTPException as exc:
             log.info("cannot read the invites of guild %s (%s): joins there are unknown", guild.id, exc)
             return None
-        except RuntimeError:
-            if not self.bot.is_closed():
-                raise
-            return None  # the bot closed its HTTP session while this request was on its way
         look = InviteLook({inv.code: invite_info(inv) for inv in invites})
         if "VANITY_URL" in guild.features:
             try:
@@ -122,10 +116,6 @@ class InviteTracker(commands.Cog):
             except discord.HTTPException as exc:
                 log.info("cannot read the vanity URL uses of guild %s (%s)", guild.id, exc)
                 look.vanity_known = False
-            except RuntimeError:
-                if not self.bot.is_closed():
-                    raise
-                return None
         return look
 
     def _record_invite(self, guild_id: int, inv: InviteInfo) -> None:
